@@ -1,0 +1,17 @@
+/* blocking.h - a pool of threads for work that must not run on a scheduler
+ * (DNS, files, subprocesses, slow libraries). Results come back as messages. */
+#ifndef TR_BLOCKING_H
+#define TR_BLOCKING_H
+
+#include "core.h"
+
+struct tr_buf {
+  uint8_t *data;
+  size_t len, cap;
+};
+
+tr_blocking *tr_blocking_new(tr_system *sys, uint32_t threads);
+/* Runs the queued jobs to the end, then joins the threads. */
+void tr_blocking_free(tr_blocking *b);
+
+#endif

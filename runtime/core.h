@@ -1,0 +1,244 @@
+/* core.h - the runtime's central structures: actor, scheduler thread
+ * (worker), system. Modules with a job of their own (pool, ebr, mailbox,
+ * runq, slots, timer, registry, deadletter, blocking) have their own headers;
+ * this one ties them together. Nothing here is part of the public SDK.
+ */
+#ifndef TR_CORE_H
+#define TR_CORE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <uv.h>
+
+#include "troupe/troupe.h"
+#include "ebr.h"
+#include "mailbox.h"
+#include "pool.h"
+
+/* Runtime-internal message types (never reach behaviours). */
+enum {
+  TR_SYS_STOP = TR_MSG_SYSTEM + 0x100, /* stop with TR_EXIT_SHUTDOWN */
+  TR_SYS_EXIT_SIGNAL,                  /* [from.node, from.id, reason] */
+  TR_SYS_LINK,                         /* [from.node, from.id] */
+  TR_SYS_UNLINK,
+  TR_SYS_MONITOR,                      /* [from.node, from.id, monitor id] */
+  TR_SYS_DEMONITOR,                    /* [from.node, from.id, monitor id] */
+  TR_SYS_CHILD_EXIT,                   /* [child pointer, reason] */
+  TR_SYS_ADOPT,                        /* [child pointer] */
+  TR_SYS_ASK_TIMEOUT,                  /* corr = ask id */
+  TR_SYS_SUP_RETRY                     /* supervisor: restart what is pending */
+};
+
+/* Actor state word. */
+enum {
+  TR_AS_SCHEDULED = 1u << 0, /* queued or running: nobody else may queue it */
+  TR_AS_DEAD = 1u << 1,      /* exited: sends become dead letters */
+  TR_AS_EXITING = 1u << 2    /* stopping its children before it ends */
+};
+
+/* Actor flags (owned by the actor's own thread). */
+enum {
+  TR_AF_TRAP_EXIT = 1u << 0,
+  TR_AF_INIT_FAILED = 1u << 1, /* init failed: terminate is not called */
+  TR_AF_ROOT = 1u << 2,
+  TR_AF_SUPERVISOR = 1u << 3,
+  TR_AF_STOP_AFTER = 1u << 4 /* exit after the current callback */
+};
+
+typedef struct tr_actor tr_actor;
+typedef struct tr_actor_ext tr_actor_ext;
+typedef struct tr_worker tr_worker;
+
+struct tr_actor {
+  tr_mbox mbox;                  /* user messages */
+  tr_mbox sysbox;                /* system messages: handled first, never dropped */
+  _Atomic uint32_t mb_in;        /* messages pushed (both boxes) */
+  _Atomic uint32_t mb_out;       /* messages popped (written by the actor only) */
+  _Atomic uint32_t state;        /* TR_AS_* */
+  uint16_t flags;                /* TR_AF_* (the actor's own thread only) */
+  uint8_t pool_cls;              /* pool class of this allocation */
+  uint8_t overflow;              /* TR_OVERFLOW_* */
+  const tr_behavior *beh;
+  uint64_t id;                   /* slot index | generation << 32 */
+  struct tr_actor *parent;
+  struct tr_actor *first_child;  /* circular list: first->prev is the last */
+  struct tr_actor *sib_next, *sib_prev;
+  struct tr_actor *run_next;     /* link in the global run queue */
+  _Atomic(tr_actor_ext *) ext;   /* rarely used parts, allocated on demand */
+  _Atomic uint64_t processed;    /* written by the actor only */
+  uint32_t mailbox_bound;        /* 0 = unbounded */
+  int exit_reason;
+  _Alignas(16) unsigned char state_mem[]; /* behaviour state */
+};
+
+/* Parts most actors never need. */
+typedef struct tr_link_set {
+  tr_ref *v;
+  uint32_t n, cap;
+} tr_link_set;
+
+typedef struct tr_monitor_entry {
+  tr_ref who;    /* watcher (in the watched actor's table) or target */
+  uint64_t id;
+} tr_monitor_entry;
+
+typedef struct tr_timer tr_timer;
+
+struct tr_actor_ext {
+  tr_ebr_node ebr;               /* must stay first: reclaim hook */
+  _Atomic(char *) name;          /* registered name, or NULL */
+  _Atomic uint32_t nchildren;
+  tr_link_set links;
+  tr_monitor_entry *watchers;    /* who monitors me */
+  uint32_t nwatchers, capwatchers;
+  tr_monitor_entry *watching;    /* whom I monitor (id -> target) */
+  uint32_t nwatching, capwatching;
+  struct {
+    uint64_t id;
+    tr_timer *t;
+    uint8_t is_ask;
+  } *timers;
+  uint32_t ntimers, captimers;
+  _Atomic(void *) sup;           /* supervisor data (supervisor.c) */
+  struct tr_actor *owner;        /* set when retired: what reclaim frees */
+};
+
+/* ------------------------------------------------------------ run queue */
+#define TR_RUNQ_SIZE 256
+
+struct tr_worker {
+  tr_system *sys;
+  uint32_t index;
+  uv_thread_t thread;
+  uv_loop_t loop;
+  uv_async_t wake;
+  /* local run queue (Go-style): owner pushes at tail, anyone takes at head */
+  _Atomic uint32_t rq_head;
+  _Atomic uint32_t rq_tail;
+  _Atomic(struct tr_actor *) rq[TR_RUNQ_SIZE];
+  _Atomic(struct tr_actor *) runnext;   /* just made runnable by this thread */
+  _Atomic uint64_t progress;            /* actor runs so far (steal heuristics) */
+  uint64_t seen_progress[64];           /* last progress seen per victim */
+  _Atomic int sleeping;
+  uint32_t runnext_streak;
+  uint32_t ticks;
+  /* per-thread caches */
+  tr_pool_cache cache;
+  tr_ebr_rec *ebr;
+  tr_ebr_limbo limbo;
+  uint32_t slot_cache[128];
+  uint32_t nslot_cache;
+  /* commands from other threads (timer cancels), MPSC through mailbox */
+  tr_mbox cmds;
+  uint64_t rng;
+  char pad[64];
+};
+
+typedef struct tr_deadletters tr_deadletters;
+typedef struct tr_registry tr_registry;
+typedef struct tr_blocking tr_blocking;
+typedef struct tr_slots tr_slots;
+
+struct tr_system {
+  tr_config cfg;
+  uint64_t serial;             /* tells systems apart in thread-local caches */
+  uint32_t nworkers;
+  tr_worker *workers;
+  tr_pool pool;
+  tr_ebr ebr;
+  tr_slots *slots;
+  tr_registry *registry;
+  tr_deadletters *dl;
+  tr_blocking *blocking;
+  struct tr_actor *root;
+  tr_ref root_ref;
+  /* global run queue: external threads, overflow of local queues */
+  pthread_mutex_t gq_lock;
+  struct tr_actor *gq_head, *gq_tail;
+  _Atomic uint32_t gq_len;
+  _Atomic int nsleeping;
+  _Atomic int nspinning;
+  _Atomic int stopping;        /* workers leave their loops */
+  _Atomic uint64_t next_corr;  /* ask, monitor, timer and job ids */
+  _Atomic uint64_t nactors;
+  /* external asks waiting for replies */
+  pthread_mutex_t wait_lock;
+  struct tr_waiter *waiters;
+  /* end of life */
+  pthread_mutex_t done_lock;
+  pthread_cond_t done_cond;
+  int done;
+  int shutdown_sent;
+  /* hook for refs on other nodes (cluster layer) */
+  int (*remote_send)(tr_system *sys, tr_ref to, tr_mnode *n, void *arg);
+  void *remote_arg;
+};
+
+/* ------------------------------------------------------------ internals */
+extern _Thread_local tr_worker *tr_tls_worker;
+
+/* Message allocation: the node's payload is copied in. */
+tr_mnode *tr_msg_new(tr_system *sys, tr_ref sender, uint32_t type, uint16_t flags, uint64_t corr,
+                     const void *data, size_t len);
+void tr_msg_release(tr_system *sys, tr_mnode *n);
+
+/* Delivers n (ownership passes) to the actor with id to; reports dead letters.
+ * Caller must be a scheduler thread or inside tr_ebr_enter. */
+int tr_deliver(tr_system *sys, tr_ref to, tr_mnode *n, int system);
+/* Same for a known live pointer (used by the runtime for its own links). */
+int tr_deliver_ptr(tr_system *sys, struct tr_actor *a, tr_mnode *n, int system);
+
+/* Records n as a dead letter of a (stopped) and frees it; system messages
+ * get the answer a dead actor owes (EXIT or DOWN with TR_ENOPROC). */
+void tr_actor_dead_letter(tr_system *sys, struct tr_actor *a, tr_mnode *n, int system);
+
+/* Scheduling */
+void tr_sched_make_runnable(tr_system *sys, struct tr_actor *a);
+/* Queues an actor that used up its batch at the tail of w's ring. */
+void tr_sched_requeue(tr_worker *w, struct tr_actor *a);
+int tr_sched_start(tr_system *sys);
+void tr_sched_stop(tr_system *sys);
+
+/* Non-scheduler threads: EBR record of this thread. */
+tr_ebr_rec *tr_thread_ebr(tr_system *sys);
+void tr_external_enter(tr_system *sys);
+void tr_external_exit(tr_system *sys);
+
+/* Actor lifecycle (actor.c) */
+void tr_actor_run(tr_worker *w, struct tr_actor *a);
+/* Spawns under parent: directly into its children list when the caller owns
+ * parent (runs it), else (adopt) through a TR_SYS_ADOPT message. after: the
+ * sibling to insert after (NULL: at the end). */
+int tr_actor_spawn_under(tr_system *sys, struct tr_actor *parent, int adopt, const tr_behavior *b,
+                         const void *arg, const tr_spawn_opts *opts, struct tr_actor *after,
+                         uint16_t extra_flags, tr_ref *out, struct tr_actor **out_ptr);
+/* Makes the running actor exit with reason (children first). */
+void tr_actor_exit_now(tr_ctx *ctx, int reason);
+int tr_linkset_add(tr_link_set *s, tr_ref r);
+int tr_linkset_del(tr_link_set *s, tr_ref r);
+extern _Thread_local tr_system *tr_tls_sys;
+tr_actor_ext *tr_actor_ext_get(struct tr_actor *a);
+tr_ref tr_actor_ref(tr_system *sys, struct tr_actor *a);
+void tr_actor_free(tr_system *sys, struct tr_actor *a);
+uint64_t tr_next_id(tr_system *sys);
+
+/* System message helpers: payload of small integer arrays. */
+int tr_sys_send(tr_system *sys, tr_ref from, tr_ref to, uint32_t type, const uint64_t *v, int n);
+int tr_sys_decode(const tr_msg *m, uint64_t *v, int n);
+
+/* Supervisor hooks (supervisor.c) */
+void tr_sup_child_exited(tr_ctx *ctx, struct tr_actor *child, int reason);
+void tr_sup_retry(tr_ctx *ctx);
+void tr_sup_free(tr_system *sys, void *sup);
+extern const tr_behavior tr_supervisor_behavior;
+
+/* External ask completion (system.c) */
+void tr_waiter_complete(tr_system *sys, tr_mnode *n);
+#define TR_ID_EXTERNAL 1u /* sender id of external asks: never an actor */
+
+/* Misc */
+uint64_t tr_now_ms(void);     /* monotonic */
+uint64_t tr_wall_ms(void);    /* wall clock */
+
+#endif

@@ -1,0 +1,2 @@
+/* troupe - the node daemon. */
+int main(void) { return 0; }
