@@ -188,7 +188,9 @@ static void finish_exit(tr_worker *w, tr_actor *a) {
   tr_slots_clear(sys->slots, a->id);
   drain(sys, a);
   atomic_fetch_sub(&sys->nactors, 1);
-  if (a->parent) {
+  if (a->flags & TR_AF_SPAWNING) {
+    /* ended inside its own spawn: the spawner unlinks and retires it */
+  } else if (a->parent) {
     uint64_t v[2] = {(uint64_t)(uintptr_t)a, (uint64_t)(int64_t)reason};
     tr_ref pref = tr_actor_ref(sys, a->parent);
     tr_sys_send(sys, self, pref, TR_SYS_CHILD_EXIT, v, 2);
@@ -407,7 +409,12 @@ void tr_actor_run(tr_worker *w, tr_actor *a) {
   atomic_store_explicit(&a->processed, atomic_load_explicit(&a->processed, memory_order_relaxed) + done,
                         memory_order_relaxed);
   if (has_work(a)) {
-    tr_sched_requeue(w, a);
+    /* a flooded actor goes back into runnext, where the senders that flood
+     * it on this thread find it and help (msg.c) */
+    if (w->helping || atomic_load_explicit(&a->mb_in, memory_order_relaxed) - out > TR_HELP_DEPTH)
+      tr_sched_make_runnable(w->sys, a);
+    else
+      tr_sched_requeue(w, a);
     return;
   }
   /* go idle, then look again: a sender that saw us scheduled did not queue us */
@@ -426,6 +433,7 @@ int tr_actor_spawn_under(tr_system *sys, tr_actor *parent, int adopt, const tr_b
                          const void *arg, const tr_spawn_opts *opts, tr_actor *after,
                          uint16_t extra_flags, tr_ref *out, tr_actor **out_ptr) {
   if (!sys || !b || !b->receive) return TR_EINVAL;
+  tr_sched_checkpoint(sys);
   if (opts && opts->overflow > TR_OVERFLOW_DROP) return TR_EINVAL;
   if (b->state_size > (1u << 30)) return TR_ETOOBIG;
   if (atomic_load(&sys->stopping) || (parent && (atomic_load(&parent->state) & TR_AS_DEAD)))
@@ -474,6 +482,7 @@ int tr_actor_spawn_under(tr_system *sys, tr_actor *parent, int adopt, const tr_b
   atomic_fetch_add(&sys->nactors, 1);
   /* from here on the actor exists: failures go through the exit path */
   int direct = !adopt;
+  if (direct && parent && mine) a->flags |= TR_AF_SPAWNING;
   if (parent) {
     if (direct) {
       child_append(parent, a, after);
@@ -504,6 +513,15 @@ int tr_actor_spawn_under(tr_system *sys, tr_actor *parent, int adopt, const tr_b
   tr_tls_sys = saved_sys;
   if (out) *out = self;
   if (out_ptr) *out_ptr = a;
+  if (a->flags & TR_AF_SPAWNING) {
+    a->flags &= (uint16_t)~TR_AF_SPAWNING;
+    if (atomic_load(&a->state) & TR_AS_DEAD) {
+      /* no CHILD_EXIT round trip for an actor that never got going */
+      child_remove(parent, a);
+      retire(w, a);
+      return rc;
+    }
+  }
   if (atomic_load(&a->state) & TR_AS_DEAD) return rc;
   /* release ownership: queue it if messages arrived during init */
   if (has_work(a)) {

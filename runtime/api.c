@@ -12,6 +12,7 @@ static int send_user(tr_ctx *ctx, tr_ref to, uint32_t type, uint16_t flags, uint
   if (!ctx || (len && !data)) return TR_EINVAL;
   if (type >= TR_MSG_SYSTEM) return TR_EINVAL;
   tr_system *sys = tr_tls_sys;
+  tr_sched_checkpoint(sys);
   tr_mnode *n = tr_msg_new(sys, tr_actor_ref(sys, ctx), type, flags, corr, data, len);
   if (!n) return len > (64u << 20) ? TR_ETOOBIG : TR_ENOMEM;
   return tr_deliver(sys, to, n, 0);

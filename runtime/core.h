@@ -43,7 +43,9 @@ enum {
   TR_AF_INIT_FAILED = 1u << 1, /* init failed: terminate is not called */
   TR_AF_ROOT = 1u << 2,
   TR_AF_SUPERVISOR = 1u << 3,
-  TR_AF_STOP_AFTER = 1u << 4 /* exit after the current callback */
+  TR_AF_STOP_AFTER = 1u << 4, /* exit after the current callback */
+  TR_AF_SPAWNING = 1u << 5    /* in spawn on the parent's thread: the spawner
+                                 retires it if init ends it (no CHILD_EXIT) */
 };
 
 typedef struct tr_actor tr_actor;
@@ -123,6 +125,8 @@ struct tr_worker {
   _Atomic int sleeping;
   uint32_t runnext_streak;
   uint32_t ticks;
+  uint32_t checkpoints;
+  int helping;                          /* running a flooded receiver inline */
   /* per-thread caches */
   tr_pool_cache cache;
   tr_ebr_rec *ebr;
@@ -175,6 +179,13 @@ struct tr_system {
   void *remote_arg;
 };
 
+/* A sender whose receiver has more than this many messages waiting, in the
+ * sender's own runnext slot, runs the receiver's batch inline (msg.c). A C
+ * callback cannot be preempted, so without this a tight send loop (or one per
+ * thread) grows the backlog without bound: memory, and first-touching it,
+ * then cost more than the messages. */
+#define TR_HELP_DEPTH 1024
+
 /* ------------------------------------------------------------ internals */
 extern _Thread_local tr_worker *tr_tls_worker;
 
@@ -199,6 +210,12 @@ void tr_sched_make_runnable(tr_system *sys, struct tr_actor *a);
 void tr_sched_requeue(tr_worker *w, struct tr_actor *a);
 int tr_sched_start(tr_system *sys);
 void tr_sched_stop(tr_system *sys);
+
+/* Called at the entry of actor API calls on a worker: runtime code holds no
+ * actor pointer across API calls (only the running actor, its parent and
+ * children, which ownership protects), so the thread is quiescent here.
+ * This lets reclamation go on during a callback that runs for long. */
+void tr_sched_checkpoint(tr_system *sys);
 
 /* Non-scheduler threads: EBR record of this thread. */
 tr_ebr_rec *tr_thread_ebr(tr_system *sys);

@@ -14,6 +14,7 @@
 
 #define TR_MSG_MAX (64u << 20) /* largest payload one message may carry */
 
+
 static inline tr_pool_cache *my_cache(tr_system *sys) {
   tr_worker *w = tr_tls_worker;
   return (w && w->sys == sys) ? &w->cache : NULL;
@@ -90,7 +91,27 @@ int tr_deliver_ptr(tr_system *sys, tr_actor *a, tr_mnode *n, int system) {
     if (atomic_compare_exchange_weak_explicit(&a->state, &st, st | TR_AS_SCHEDULED,
                                               memory_order_acq_rel, memory_order_relaxed)) {
       tr_sched_make_runnable(sys, a);
-      break;
+      return 0;
+    }
+  }
+  if (!system) {
+    tr_worker *w = tr_tls_worker;
+    if (w && w->sys == sys && !w->helping &&
+        atomic_load_explicit(&a->mb_in, memory_order_relaxed) -
+                atomic_load_explicit(&a->mb_out, memory_order_relaxed) >
+            TR_HELP_DEPTH) {
+      /* the flooded receiver waits in some worker's runnext (actor.c puts
+       * it there): take it and run its batch here, on the sender's time */
+      for (uint32_t i = 0; i < sys->nworkers; i++) {
+        tr_actor *expect = a;
+        if (atomic_load_explicit(&sys->workers[i].runnext, memory_order_relaxed) == a &&
+            atomic_compare_exchange_strong(&sys->workers[i].runnext, &expect, NULL)) {
+          w->helping = 1;
+          tr_actor_run(w, a);
+          w->helping = 0;
+          break;
+        }
+      }
     }
   }
   return 0;

@@ -247,6 +247,14 @@ static void maintenance(tr_worker *w) {
   uv_run(&w->loop, UV_RUN_NOWAIT);
 }
 
+void tr_sched_checkpoint(tr_system *sys) {
+  tr_worker *w = tr_tls_worker;
+  if (!w || w->sys != sys || w->ebr->depth != 1) return;
+  if (++w->checkpoints % 64) return;
+  tr_ebr_quiescent(&sys->ebr, w->ebr);
+  tr_ebr_collect(&sys->ebr, &w->limbo);
+}
+
 static void on_wake(uv_async_t *h) { (void)h; /* the loop returning is the point */ }
 
 static void worker_main(void *arg) {
