@@ -133,15 +133,11 @@ static void begin_exit(tr_worker *w, tr_actor *a, int reason) {
   atomic_fetch_or(&a->state, TR_AS_EXITING);
   a->exit_reason = reason;
   if (a->first_child) {
-    /* children stop first, youngest first; each one's CHILD_EXIT brings us
-     * back here until none is left */
+    /* children stop first, one at a time, youngest first (as OTP does):
+     * each CHILD_EXIT stops the next one, the last one lets us finish */
     tr_system *sys = tr_actor_system(a);
-    tr_actor *c = a->first_child->sib_prev;
-    for (;;) {
-      tr_sys_send(sys, tr_actor_ref(sys, a), tr_actor_ref(sys, c), TR_SYS_STOP, NULL, 0);
-      if (c == a->first_child) break;
-      c = c->sib_prev;
-    }
+    tr_sys_send(sys, tr_actor_ref(sys, a), tr_actor_ref(sys, a->first_child->sib_prev),
+                TR_SYS_STOP, NULL, 0);
     return;
   }
   finish_exit(w, a);
@@ -331,14 +327,21 @@ static int handle_system(tr_worker *w, tr_actor *a, tr_mnode *n) {
     tr_actor *c = (tr_actor *)(uintptr_t)v[0];
     int reason = (int)(int64_t)v[1];
     child_remove(a, c);
-    if ((a->flags & TR_AF_SUPERVISOR) && !(atomic_load(&a->state) & TR_AS_EXITING))
+    if (a->beh == &tr_supervisor_behavior && !(atomic_load(&a->state) & TR_AS_EXITING))
       tr_sup_child_exited(a, c, reason);
     retire(w, c);
-    if ((atomic_load(&a->state) & TR_AS_EXITING) && !a->first_child) finish_exit(w, a);
+    if (atomic_load(&a->state) & TR_AS_EXITING) {
+      if (a->first_child)
+        tr_sys_send(sys, tr_actor_ref(sys, a), tr_actor_ref(sys, a->first_child->sib_prev),
+                    TR_SYS_STOP, NULL, 0);
+      else
+        finish_exit(w, a);
+    }
     break;
   }
   case TR_SYS_ADOPT: {
     tr_actor *c = (tr_actor *)(uintptr_t)v[0];
+    /* adopted while stopping: it is now the youngest, so it is next */
     child_append(a, c, NULL);
     if (atomic_load(&a->state) & TR_AS_EXITING)
       tr_sys_send(sys, tr_actor_ref(sys, a), tr_actor_ref(sys, c), TR_SYS_STOP, NULL, 0);

@@ -42,7 +42,6 @@ enum {
   TR_AF_TRAP_EXIT = 1u << 0,
   TR_AF_INIT_FAILED = 1u << 1, /* init failed: terminate is not called */
   TR_AF_ROOT = 1u << 2,
-  TR_AF_SUPERVISOR = 1u << 3,
   TR_AF_STOP_AFTER = 1u << 4, /* exit after the current callback */
   TR_AF_SPAWNING = 1u << 5    /* in spawn on the parent's thread: the spawner
                                  retires it if init ends it (no CHILD_EXIT) */
@@ -248,7 +247,6 @@ int tr_sys_decode(const tr_msg *m, uint64_t *v, int n);
 void tr_sup_child_exited(tr_ctx *ctx, struct tr_actor *child, int reason);
 void tr_sup_retry(tr_ctx *ctx);
 void tr_sup_free(tr_system *sys, void *sup);
-extern const tr_behavior tr_supervisor_behavior;
 
 /* External ask completion (system.c) */
 void tr_waiter_complete(tr_system *sys, tr_mnode *n);

@@ -39,7 +39,6 @@ typedef struct sup_data {
   uint32_t nts;
   uint64_t total;
   uint32_t pending_stops;
-  int taken;
 } sup_data;
 
 void tr_sup_free(tr_system *sys, void *p) {
@@ -227,11 +226,11 @@ void tr_sup_child_exited(tr_ctx *ctx, tr_actor *child, int reason) {
 
 static int sup_init(tr_ctx *ctx, void *state, const void *arg) {
   (void)state;
-  sup_data *d = (sup_data *)arg;
   tr_actor_ext *x = tr_actor_ext_get(ctx);
   if (!x) return TR_ENOMEM;
-  atomic_store(&x->sup, d);
-  d->taken = 1;
+  sup_data *d = sup_copy(arg);
+  if (!d) return TR_EINVAL; /* bad spec (or no memory to copy it) */
+  atomic_store(&x->sup, d); /* freed with the actor */
   for (size_t i = 0; i < d->n; i++) {
     int rc = start_child(ctx, d, i);
     if (rc < 0) {
@@ -255,12 +254,9 @@ const tr_behavior tr_supervisor_behavior = {
 
 static int sup_start(tr_system *sys, tr_actor *parent, int adopt, const tr_supervisor_spec *spec,
                      const tr_spawn_opts *opts, tr_ref *out) {
-  sup_data *d = sup_copy(spec);
-  if (!d) return TR_EINVAL; /* bad spec (or no memory to copy it) */
-  int rc = tr_actor_spawn_under(sys, parent, adopt, &tr_supervisor_behavior, d, opts, NULL,
-                                TR_AF_SUPERVISOR, out, NULL);
-  if (!d->taken) tr_sup_free(sys, d);
-  return rc;
+  if (!spec) return TR_EINVAL;
+  return tr_actor_spawn_under(sys, parent, adopt, &tr_supervisor_behavior, spec, opts, NULL, 0,
+                              out, NULL);
 }
 
 int tr_supervisor_start(tr_ctx *ctx, const tr_supervisor_spec *spec, const tr_spawn_opts *opts,

@@ -91,7 +91,8 @@ int tr_system_new(const tr_config *cfg, tr_system **out) {
   sys->slots = tr_slots_new();
   sys->registry = tr_registry_new();
   sys->dl = tr_dl_new();
-  sys->workers = aligned_alloc(64, sizeof(tr_worker) * sys->nworkers);
+  void *wmem = NULL;
+  if (posix_memalign(&wmem, 64, sizeof(tr_worker) * sys->nworkers) == 0) sys->workers = wmem;
   if (!sys->slots || !sys->registry || !sys->dl || !sys->workers) {
     tr_slots_free(sys->slots);
     tr_registry_free(sys->registry);

@@ -47,6 +47,11 @@ int tr_supervisor_start(tr_ctx *ctx, const tr_supervisor_spec *spec,
 int tr_system_supervisor_start(tr_system *sys, const tr_supervisor_spec *spec,
                                const tr_spawn_opts *opts, tr_ref *out);
 
+/* The supervisor behaviour, for nesting supervisors in child specs: use it
+ * as a tr_child_spec's behavior with arg = a tr_supervisor_spec that outlives
+ * the child (arg_size 0); the spec is copied at every start. */
+extern const tr_behavior tr_supervisor_behavior;
+
 /* Current ref of a child by id (for tests and tools); TR_ENOENT if the child
  * is not running. Safe from any thread. */
 int tr_supervisor_child(tr_system *sys, tr_ref sup, const char *id, tr_ref *out);

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Runs troupe's benchmarks, each as a fresh OS process, and prints one median line
+# per benchmark on stdout, in the peers kit's format (/work/shared/peers/README.md):
+#   peer=troupe bench=<name> runs=<ok runs> <metric>=<median> ... <primary>_min=.. <primary>_max=..
+#
+# usage: bench/run.sh [names...]         default: pingpong fanout spawn skynet
+#   REPS=5 bench/run.sh spawn            5 runs, median per metric
+#   PP_N=500000 bench/run.sh pingpong    other sizes (same knobs and defaults as the kit)
+#
+# Knobs (environment): REPS (1), TIMEOUT (180 s per run), SETTLE_MAX (30 s, 0 = off),
+# NO_BUILD=1 (use the binaries as they are), BUILD_DIR (build-bench), TROUPE_THREADS (2),
+# sizes PP_N FO_S FO_M SP_K SP_SETTLE_MS SK_SIZE SK_DIV.
+# First builds a Release tree in BUILD_DIR (incremental). Raw per-run lines go to stderr
+# and build/bench-results/. Exit status: 0 all runs ok, 1 some run failed, 2 bad name.
+# bench/compare.sh sources this file for its troupe half (then main does not run).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
+OUT_DIR=${OUT_DIR:-$ROOT/build/bench-results}
+PEERS_KIT=${PEERS_KIT:-/work/shared/peers}  # only its calib.c is used here
+
+REPS=${REPS:-1}
+TIMEOUT=${TIMEOUT:-180}
+SETTLE_MAX=${SETTLE_MAX:-30}
+DEFAULT_BENCHES="pingpong fanout spawn skynet"
+
+# Sizes: the kit's knobs and defaults, so that the same work is measured.
+PP_N=${PP_N:-2000000}
+FO_S=${FO_S:-4}
+FO_M=${FO_M:-2500000}
+SP_K=${SP_K:-500000}
+SP_SETTLE_MS=${SP_SETTLE_MS:-500}
+SK_SIZE=${SK_SIZE:-1000000}
+SK_DIV=${SK_DIV:-10}
+
+say() { echo "[bench] $*" >&2; }
+
+# The one place a benchmark is plugged in: sets CMD to the argv of one run, which
+# must print one `peer=troupe bench=<name> ...` line. Returns 3 for benchmarks that
+# are announced but not written yet, 2 for unknown names.
+troupe_cmd() {
+  local bin="$BUILD_DIR/bench/bench_$1"
+  case "$1" in
+    pingpong) CMD=("$bin" "$PP_N") ;;
+    fanout)   CMD=("$bin" "$FO_S" "$FO_M") ;;
+    spawn)    CMD=("$bin" "$SP_K" "$SP_SETTLE_MS") ;;
+    skynet)   CMD=("$bin" "$SK_SIZE" "$SK_DIV") ;;
+    persist | recover | remote | events | warehouse | workflow | http) return 3 ;;
+    *) return 2 ;;
+  esac
+}
+
+# Prints the names among "$@" that troupe can run now; says which are skipped.
+troupe_runnable() {
+  local b rc
+  for b in "$@"; do
+    rc=0; troupe_cmd "$b" || rc=$?
+    case $rc in
+      0) echo "$b" ;;
+      3) say "troupe: bench=$b not built yet (no case in troupe_cmd), skipped" ;;
+    esac
+  done
+}
+
+# Release build of just the benchmark programs (tests off: faster, and not our business).
+troupe_build() {
+  [ "${NO_BUILD:-0}" = 1 ] && return 0
+  [ $# -eq 0 ] && return 0
+  if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DTROUPE_TESTS=OFF >&2
+  fi
+  local targets=() b
+  for b in "$@"; do targets+=("bench_$b"); done
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target "${targets[@]}" >&2
+}
+
+troupe_version() {
+  local rev build cc
+  rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  [ -n "$(git -C "$ROOT" status --porcelain -- runtime codec include bench 2>/dev/null)" ] && rev="$rev+dirty"
+  build=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
+  cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
+  cc=$("${cc:-cc}" -dumpfullversion 2>/dev/null || echo unknown)
+  echo "peer=troupe bench=version commit=$rev build=${build:-unknown} cc=$cc threads=${TROUPE_THREADS:-2}"
+}
+
+# The kit's settle step (README "Method"): after a run frees a lot of memory this VM
+# is slow for seconds, so wait for a CPU probe near the quiet baseline CPU_BASE.
+CALIB=${CALIB:-}
+CPU_BASE=${CPU_BASE:-0}
+calib_setup() {
+  if [ -z "$CALIB" ] && [ -f "$PEERS_KIT/calib/calib.c" ]; then
+    CALIB="$BUILD_DIR/calib"; mkdir -p "$BUILD_DIR"
+    if [ ! -x "$CALIB" ] || [ "$PEERS_KIT/calib/calib.c" -nt "$CALIB" ]; then
+      gcc -O2 -o "$CALIB" "$PEERS_KIT/calib/calib.c"
+    fi
+  fi
+  if [ -n "$CALIB" ]; then CPU_BASE=$("$CALIB" probe); else say "no calib tool: runs are not settled"; fi
+}
+bench_settle() {
+  [ -z "$CALIB" ] || [ "$SETTLE_MAX" = 0 ] || "$CALIB" settle "$CPU_BASE" "$SETTLE_MAX"
+}
+
+# record LABEL CMD...: one run. Its peer= line(s) go to $RAW and stderr; a run that
+# prints none counts as failed (FAILED), without stopping the others.
+FAILED=0
+record() {
+  local label=$1 rc=0; shift
+  "$@" > "$RAW.tmp" || rc=$?
+  case $rc in
+    0) ;;
+    124) say "timed out after $TIMEOUT s: $label" ;;
+    *) say "non-zero exit $rc: $label" ;;
+  esac
+  grep -v '^peer=' "$RAW.tmp" >&2 || true  # diagnostics, if any
+  if grep -q '^peer=' "$RAW.tmp"; then
+    grep '^peer=' "$RAW.tmp" | tee -a "$RAW" >&2
+    if grep -q 'sum_ok=false' "$RAW.tmp"; then say "WRONG RESULT: $label"; fi
+  else
+    say "FAILED: $label (no result recorded)"
+    FAILED=$((FAILED + 1))
+  fi
+  rm -f "$RAW.tmp"
+}
+
+troupe_run() { # troupe_run NAME REP
+  troupe_cmd "$1"
+  say "bench=$1 rep=$2 peer=troupe"
+  record "peer=troupe bench=$1 rep=$2" timeout -k 10 "$TIMEOUT" "${CMD[@]}"
+}
+
+# Median of every numeric metric over the runs, per (peer, bench); non-numeric values
+# are taken from the first run; the primary metric (first *_per_s or ms) also gets
+# _min and _max. The kit's own awk (run.sh `medians`), so that numbers compare.
+bench_medians() {
+  awk '
+  {
+    id = $1 " " $2
+    if (!(id in seen)) { seen[id] = 1; order[++nid] = id }
+    nr[id]++
+    for (i = 3; i <= NF; i++) {
+      eq = index($i, "="); if (eq == 0) continue
+      k = substr($i, 1, eq - 1); v = substr($i, eq + 1)
+      kid = id SUBSEP k
+      if (!(kid in kseen)) { kseen[kid] = 1; nk[id]++; keys[id, nk[id]] = k }
+      cnt[kid]++; vals[kid, cnt[kid]] = v
+    }
+  }
+  END {
+    for (j = 1; j <= nid; j++) {
+      id = order[j]; line = id " runs=" nr[id]; prim = ""; extra = ""
+      for (m = 1; m <= nk[id]; m++) {
+        k = keys[id, m]; kid = id SUBSEP k; n = cnt[kid]; num = 1
+        for (t = 1; t <= n; t++) { a[t] = vals[kid, t]; if (a[t] !~ /^-?[0-9]+(\.[0-9]+)?$/) num = 0 }
+        if (!num) { line = line " " k "=" a[1]; continue }
+        for (t = 2; t <= n; t++) {
+          x = a[t]; u = t - 1
+          while (u >= 1 && a[u] + 0 > x + 0) { a[u + 1] = a[u]; u-- }
+          a[u + 1] = x
+        }
+        if (n % 2) med = a[(n + 1) / 2]
+        else med = sprintf("%.4f", (a[n / 2] + a[n / 2 + 1]) / 2)
+        line = line " " k "=" med
+        if (prim == "" && k ~ /(_per_s|^ms)$/) {
+          prim = k; extra = " " k "_min=" a[1] " " k "_max=" a[n]
+        }
+      }
+      print line extra
+    }
+  }'
+}
+
+# missing_runs RAW PEERS -- BENCHES: a runs=0 line for every pair with no ok run, so
+# that a benchmark that always failed still shows up.
+missing_runs() {
+  local raw=$1 p b; shift
+  local peers=()
+  while [ "$1" != -- ]; do peers+=("$1"); shift; done
+  shift
+  for b in "$@"; do
+    for p in "${peers[@]}"; do
+      grep -q "^peer=$p bench=${b}[ _]" "$raw" || echo "peer=$p bench=$b runs=0"
+    done
+  done
+}
+
+main() {
+  local names=("$@") b rc
+  [ ${#names[@]} -gt 0 ] || read -r -a names <<< "$DEFAULT_BENCHES"
+  for b in "${names[@]}"; do
+    rc=0; troupe_cmd "$b" || rc=$?
+    [ $rc -ne 2 ] || { say "unknown benchmark: $b (known: $DEFAULT_BENCHES)"; exit 2; }
+  done
+  local run_names=()
+  mapfile -t run_names < <(troupe_runnable "${names[@]}")
+  [ ${#run_names[@]} -gt 0 ] || exit 0
+  troupe_build "${run_names[@]}"
+  mkdir -p "$OUT_DIR"
+  local stamp med rep
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  RAW="$OUT_DIR/raw-$stamp.txt"
+  med="$OUT_DIR/median-$stamp.txt"
+  : > "$RAW"
+  calib_setup
+  troupe_version | tee "$med" >&2
+  for b in "${run_names[@]}"; do
+    for ((rep = 1; rep <= REPS; rep++)); do
+      bench_settle
+      troupe_run "$b" "$rep"
+    done
+  done
+  { bench_medians < "$RAW"; missing_runs "$RAW" troupe -- "${run_names[@]}"; } | tee -a "$med"
+  say "raw runs: ${RAW#"$ROOT"/}  medians: ${med#"$ROOT"/}"
+  [ "$FAILED" -eq 0 ] || { say "$FAILED run(s) failed"; exit 1; }
+}
+
+# Run only when executed, not when sourced (by compare.sh).
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi
