@@ -17,5 +17,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/troupeConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/troupeConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/troupe)
 
+# the .pc finds its prefix relative to itself, so an install is relocatable
+file(RELATIVE_PATH TROUPE_PC_UP "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
 configure_file(cmake/troupe.pc.in ${CMAKE_CURRENT_BINARY_DIR}/troupe.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/troupe.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -184,9 +184,17 @@ static void wake_one(tr_system *sys) {
 void tr_sched_make_runnable(tr_system *sys, tr_actor *a) {
   tr_worker *w = tr_tls_worker;
   if (w && w->sys == sys) {
-    tr_actor *old = atomic_exchange_explicit(&w->runnext, a, memory_order_acq_rel);
-    if (!old) return;
-    rq_put(w, old);
+    tr_actor *cur = atomic_load_explicit(&w->runnext, memory_order_relaxed);
+    if (cur && atomic_load_explicit(&cur->mb_in, memory_order_relaxed) -
+                       atomic_load_explicit(&cur->mb_out, memory_order_relaxed) >
+                   TR_HELP_DEPTH) {
+      /* a flooded actor keeps runnext, where its senders can help it */
+      rq_put(w, a);
+    } else {
+      tr_actor *old = atomic_exchange_explicit(&w->runnext, a, memory_order_acq_rel);
+      if (!old) return;
+      rq_put(w, old);
+    }
     /* more runnable actors than this thread can start now */
     if (atomic_load_explicit(&sys->nsleeping, memory_order_relaxed) > 0) wake_one(sys);
     return;
@@ -213,7 +221,12 @@ static tr_actor *find_local(tr_worker *w) {
   if (w->runnext_streak < RUNNEXT_STREAK_MAX) {
     tr_actor *a = atomic_load_explicit(&w->runnext, memory_order_relaxed);
     if (a && atomic_compare_exchange_strong(&w->runnext, &a, NULL)) {
-      w->runnext_streak++;
+      /* a flooded actor may keep this thread: its backlog is work that
+       * other threads' actors add to, and the ring can still be stolen */
+      if (atomic_load_explicit(&a->mb_in, memory_order_relaxed) -
+              atomic_load_explicit(&a->mb_out, memory_order_relaxed) <=
+          TR_HELP_DEPTH)
+        w->runnext_streak++;
       return a;
     }
   }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The troupe binary: flags, start with embedded defaults, ordered stop on
+# SIGTERM and SIGINT with exit 0.
+TROUPE=${1:?usage: node_lifecycle.sh path/to/troupe}
+. "$(dirname "$0")/lib.sh"
+
+"$TROUPE" --version | grep -qE '^troupe [0-9]+\.[0-9]+\.[0-9]+$' || die "--version"
+"$TROUPE" --help | grep -q 'usage: troupe' || die "--help"
+rc=0; "$TROUPE" --no-such-flag 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] || die "unknown flag: exit $rc, want 2"
+grep -q "unknown option '--no-such-flag'" "$T/err" || die "unknown flag message"
+rc=0; "$TROUPE" --threads nope 2>/dev/null || rc=$?
+[ "$rc" = 2 ] || die "bad --threads value: exit $rc, want 2"
+rc=0; "$TROUPE" stray 2>/dev/null || rc=$?
+[ "$rc" = 2 ] || die "stray argument: exit $rc, want 2"
+
+for sig in TERM INT; do
+  ( cd "$T" && exec "$TROUPE" ) >"$T/out.$sig" 2>&1 &
+  pid=$!; PIDS+=("$pid")
+  wait_for "$T/out.$sig" 'node up: .*schedulers, data dir .*/troupe-data'
+  [ -d "$T/troupe-data" ] || die "no data dir created"
+  kill -"$sig" "$pid"
+  wait_exit "$pid"
+  [ "$EXIT_RC" = 0 ] || die "exit status $EXIT_RC after SIG$sig"
+  grep -q 'stopped' "$T/out.$sig" || die "no 'stopped' line after SIG$sig"
+  [ "$(grep -c 'node up' "$T/out.$sig")" = 1 ] || die "more than one 'up' line"
+done
+
+# an unusable data dir is a clear error, not a crash
+touch "$T/file"
+rc=0; "$TROUPE" --data-dir "$T/file" >"$T/bad" 2>&1 || rc=$?
+[ "$rc" = 1 ] || die "data dir on a file: exit $rc, want 1"
+grep -q 'cannot use data dir' "$T/bad" || die "data dir error message"
+echo "node_lifecycle: ok"
