@@ -403,7 +403,11 @@ void tr_actor_run(tr_worker *w, tr_actor *a) {
     }
     atomic_store_explicit(&a->mb_out, ++out, memory_order_relaxed);
     done++;
-    if (dispatch(w, a, n, system) == RUN_EXITED) {
+    w->cur = a;
+    int r = dispatch(w, a, n, system);
+    w->cur = NULL;
+    tr_batch_flush(w);
+    if (r == RUN_EXITED) {
       atomic_store_explicit(&a->processed, atomic_load_explicit(&a->processed, memory_order_relaxed) + done,
                             memory_order_relaxed);
       return; /* gone: the parent owns what is left of it */

@@ -126,6 +126,11 @@ struct tr_worker {
   uint32_t ticks;
   uint32_t checkpoints;
   int helping;                          /* running a flooded receiver inline */
+  /* sends of the running callback to one target, pushed as one chain */
+  struct tr_actor *cur;                 /* actor whose callback runs, or NULL */
+  struct tr_actor *bt;                  /* batch target */
+  tr_mnode *bhead, *btail;
+  uint32_t bn;
   /* per-thread caches */
   tr_pool_cache cache;
   tr_ebr_rec *ebr;
@@ -202,6 +207,10 @@ int tr_deliver_ptr(tr_system *sys, struct tr_actor *a, tr_mnode *n, int system);
 /* Records n as a dead letter of a (stopped) and frees it; system messages
  * get the answer a dead actor owes (EXIT or DOWN with TR_ENOPROC). */
 void tr_actor_dead_letter(tr_system *sys, struct tr_actor *a, tr_mnode *n, int system);
+
+/* Pushes the running callback's pending batch of sends (msg.c). */
+void tr_batch_flush(tr_worker *w);
+#define TR_BATCH_MAX 64
 
 /* Scheduling */
 void tr_sched_make_runnable(tr_system *sys, struct tr_actor *a);

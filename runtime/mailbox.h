@@ -45,6 +45,13 @@ static inline void tr_mbox_push(tr_mbox *q, tr_mnode *n) {
   atomic_store_explicit(prev, n, memory_order_release);
 }
 
+/* Pushes a chain first..last (linked through next) with one exchange. */
+static inline void tr_mbox_push_chain(tr_mbox *q, tr_mnode *first, tr_mnode *last) {
+  atomic_store_explicit(&last->next, NULL, memory_order_relaxed);
+  _Atomic(tr_mnode *) *prev = atomic_exchange_explicit(&q->tail, &last->next, memory_order_acq_rel);
+  atomic_store_explicit(prev, first, memory_order_release);
+}
+
 /* True if a message is queued or being queued. Consumer side. */
 static inline int tr_mbox_nonempty(tr_mbox *q) {
   return atomic_load_explicit(&q->tail, memory_order_acquire) != &q->head;

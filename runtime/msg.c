@@ -70,6 +70,61 @@ void tr_actor_dead_letter(tr_system *sys, tr_actor *a, tr_mnode *n, int system) 
   dead_letter(sys, tr_actor_ref(sys, a), n, system, TR_DL_STOPPED);
 }
 
+/* Makes a runnable after messages were pushed; a flooded a may be helped. */
+static void after_push(tr_system *sys, tr_actor *a, int system) {
+  /* the push was a full barrier: this load sees an idle actor's state */
+  uint32_t st = atomic_load_explicit(&a->state, memory_order_relaxed);
+  while (!(st & TR_AS_SCHEDULED)) {
+    if (atomic_compare_exchange_weak_explicit(&a->state, &st, st | TR_AS_SCHEDULED,
+                                              memory_order_acq_rel, memory_order_relaxed)) {
+      tr_sched_make_runnable(sys, a);
+      return;
+    }
+  }
+  if (system) return;
+  tr_worker *w = tr_tls_worker;
+  if (w && w->sys == sys && !w->helping &&
+      atomic_load_explicit(&a->mb_in, memory_order_relaxed) -
+              atomic_load_explicit(&a->mb_out, memory_order_relaxed) >
+          TR_HELP_DEPTH) {
+    /* the flooded receiver waits in some worker's runnext (actor.c and
+     * sched.c keep it there): take it and run its batch here, on the
+     * sender's time */
+    for (uint32_t i = 0; i < sys->nworkers; i++) {
+      tr_actor *expect = a;
+      if (atomic_load_explicit(&sys->workers[i].runnext, memory_order_relaxed) == a &&
+          atomic_compare_exchange_strong(&sys->workers[i].runnext, &expect, NULL)) {
+        tr_actor *cur = w->cur;
+        w->helping = 1;
+        tr_actor_run(w, a);
+        w->helping = 0;
+        w->cur = cur;
+        break;
+      }
+    }
+  }
+}
+
+void tr_batch_flush(tr_worker *w) {
+  if (!w->bn) return;
+  tr_actor *a = w->bt;
+  tr_mnode *first = w->bhead, *last = w->btail;
+  uint32_t n = w->bn;
+  w->bt = NULL;
+  w->bn = 0;
+  if (atomic_load_explicit(&a->state, memory_order_acquire) & TR_AS_DEAD) {
+    while (first) {
+      tr_mnode *next = atomic_load_explicit(&first->next, memory_order_relaxed);
+      dead_letter(w->sys, tr_actor_ref(w->sys, a), first, 0, TR_DL_NO_ACTOR);
+      first = first == last ? NULL : next;
+    }
+    return;
+  }
+  atomic_fetch_add_explicit(&a->mb_in, n, memory_order_relaxed);
+  tr_mbox_push_chain(&a->mbox, first, last);
+  after_push(w->sys, a, 0);
+}
+
 int tr_deliver_ptr(tr_system *sys, tr_actor *a, tr_mnode *n, int system) {
   uint32_t st = atomic_load_explicit(&a->state, memory_order_acquire);
   if (st & TR_AS_DEAD) return dead_letter(sys, tr_actor_ref(sys, a), n, system, TR_DL_NO_ACTOR);
@@ -82,38 +137,27 @@ int tr_deliver_ptr(tr_system *sys, tr_actor *a, tr_mnode *n, int system) {
       return a->overflow == TR_OVERFLOW_DROP ? 0 : rc;
     }
   }
+  tr_worker *w = tr_tls_worker;
+  if (!system && !a->mailbox_bound && w && w->sys == sys && w->cur) {
+    /* inside a callback: consecutive sends to one target leave as one chain
+     * (one exchange on the target's contended tail instead of one each);
+     * the chain goes out when the target changes, at 64, and after the
+     * callback. Order per sender and receiver is kept. */
+    if (w->bt != a) {
+      tr_batch_flush(w);
+      w->bt = a;
+      w->bhead = n;
+    } else {
+      atomic_store_explicit(&w->btail->next, n, memory_order_relaxed);
+    }
+    w->btail = n;
+    if (++w->bn >= TR_BATCH_MAX) tr_batch_flush(w);
+    return 0;
+  }
   /* count first: depth = in - out must never look negative */
   atomic_fetch_add_explicit(&a->mb_in, 1, memory_order_relaxed);
   tr_mbox_push(system ? &a->sysbox : &a->mbox, n);
-  /* the push was a full barrier: this load sees an idle actor's state */
-  st = atomic_load_explicit(&a->state, memory_order_relaxed);
-  while (!(st & TR_AS_SCHEDULED)) {
-    if (atomic_compare_exchange_weak_explicit(&a->state, &st, st | TR_AS_SCHEDULED,
-                                              memory_order_acq_rel, memory_order_relaxed)) {
-      tr_sched_make_runnable(sys, a);
-      return 0;
-    }
-  }
-  if (!system) {
-    tr_worker *w = tr_tls_worker;
-    if (w && w->sys == sys && !w->helping &&
-        atomic_load_explicit(&a->mb_in, memory_order_relaxed) -
-                atomic_load_explicit(&a->mb_out, memory_order_relaxed) >
-            TR_HELP_DEPTH) {
-      /* the flooded receiver waits in some worker's runnext (actor.c puts
-       * it there): take it and run its batch here, on the sender's time */
-      for (uint32_t i = 0; i < sys->nworkers; i++) {
-        tr_actor *expect = a;
-        if (atomic_load_explicit(&sys->workers[i].runnext, memory_order_relaxed) == a &&
-            atomic_compare_exchange_strong(&sys->workers[i].runnext, &expect, NULL)) {
-          w->helping = 1;
-          tr_actor_run(w, a);
-          w->helping = 0;
-          break;
-        }
-      }
-    }
-  }
+  after_push(sys, a, system);
   return 0;
 }
 

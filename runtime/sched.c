@@ -264,6 +264,7 @@ void tr_sched_checkpoint(tr_system *sys) {
   tr_worker *w = tr_tls_worker;
   if (!w || w->sys != sys || w->ebr->depth != 1) return;
   if (++w->checkpoints % 64) return;
+  tr_batch_flush(w); /* the batch holds its target's pointer */
   tr_ebr_quiescent(&sys->ebr, w->ebr);
   tr_ebr_collect(&sys->ebr, &w->limbo);
 }
