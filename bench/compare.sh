@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# troupe against the peers kit (Erlang/OTP, CAF; /work/shared/peers) in ONE invocation
+# troupe against the peers kit (Erlang/OTP, CAF; ../shared/peers) in ONE invocation
 # on the same machine: for every benchmark, repetition 1 of troupe, erlang, caf, then
 # repetition 2, ... (interleaved, so slow phases of the shared VM hit all three).
 #
@@ -18,11 +18,11 @@ set -euo pipefail
 
 REPS=${REPS:-3}
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-KIT_SRC=${PEERS_KIT:-/work/shared/peers}
+KIT_SRC=${PEERS_KIT:-$ROOT/../shared/peers}
 KIT=${KIT_DIR:-$ROOT/build/peers}
 KIT_BENCHES="pingpong fanout spawn skynet remote"  # the cases of the kit's run_one
 
-# /work/shared is read-only to us: work on a copy. Timestamps are kept, so the kit's
+# ../shared is read-only to us: work on a copy. Timestamps are kept, so the kit's
 # make-like checks keep its g++ builds in $KIT/build between invocations.
 kit_copy() {
   local f

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs troupe's benchmarks, each as a fresh OS process, and prints one median line
-# per benchmark on stdout, in the peers kit's format (/work/shared/peers/README.md):
+# per benchmark on stdout, in the peers kit's format (../shared/peers/README.md):
 #   peer=troupe bench=<name> runs=<ok runs> <metric>=<median> ... <primary>_min=.. <primary>_max=..
 #
 # usage: bench/run.sh [names...]         default: pingpong fanout spawn skynet
@@ -18,7 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
 OUT_DIR=${OUT_DIR:-$ROOT/build/bench-results}
-PEERS_KIT=${PEERS_KIT:-/work/shared/peers}  # only its calib.c is used here
+PEERS_KIT=${PEERS_KIT:-$ROOT/../shared/peers}  # only its calib.c is used here
 
 REPS=${REPS:-1}
 TIMEOUT=${TIMEOUT:-180}
