@@ -100,7 +100,7 @@ int tr_linkset_del(tr_link_set *s, tr_ref r) {
   return 1;
 }
 
-static int monitors_add(tr_monitor_entry **v, uint32_t *n, uint32_t *cap, tr_ref who, uint64_t id) {
+int tr_monitors_add(tr_monitor_entry **v, uint32_t *n, uint32_t *cap, tr_ref who, uint64_t id) {
   if (*n == *cap) {
     uint32_t c = *cap ? *cap * 2 : 4;
     tr_monitor_entry *nv = realloc(*v, c * sizeof *nv);
@@ -317,7 +317,7 @@ static int handle_system(tr_worker *w, tr_actor *a, tr_mnode *n) {
     break;
   case TR_SYS_MONITOR:
     if ((x = tr_actor_ext_get(a)))
-      monitors_add(&x->watchers, &x->nwatchers, &x->capwatchers, (tr_ref){v[0], v[1]}, v[2]);
+      tr_monitors_add(&x->watchers, &x->nwatchers, &x->capwatchers, (tr_ref){v[0], v[1]}, v[2]);
     break;
   case TR_SYS_DEMONITOR:
     x = atomic_load_explicit(&a->ext, memory_order_relaxed);
@@ -389,6 +389,17 @@ static inline int has_work(tr_actor *a) {
   return tr_mbox_nonempty(&a->mbox);
 }
 
+/* Gives up ownership of a, then looks again: a sender that saw it scheduled
+ * did not queue it. Returns 1 if ownership was taken back (the caller queues
+ * it), 0 if it is idle now. */
+static int go_idle(tr_actor *a) {
+  atomic_fetch_and(&a->state, ~(uint32_t)TR_AS_SCHEDULED);
+  if (!has_work(a)) return 0;
+  uint32_t st = atomic_load(&a->state);
+  return !(st & TR_AS_SCHEDULED) &&
+         atomic_compare_exchange_strong(&a->state, &st, st | TR_AS_SCHEDULED);
+}
+
 void tr_actor_run(tr_worker *w, tr_actor *a) {
   uint32_t budget = w->sys->cfg.batch, done = 0;
   uint32_t out = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
@@ -424,14 +435,7 @@ void tr_actor_run(tr_worker *w, tr_actor *a) {
       tr_sched_requeue(w, a);
     return;
   }
-  /* go idle, then look again: a sender that saw us scheduled did not queue us */
-  atomic_fetch_and(&a->state, ~(uint32_t)TR_AS_SCHEDULED);
-  if (has_work(a)) {
-    uint32_t st = atomic_load(&a->state);
-    if (!(st & TR_AS_SCHEDULED) &&
-        atomic_compare_exchange_strong(&a->state, &st, st | TR_AS_SCHEDULED))
-      tr_sched_requeue(w, a);
-  }
+  if (go_idle(a)) tr_sched_requeue(w, a);
 }
 
 /* ------------------------------------------------------------ spawn */
@@ -531,17 +535,7 @@ int tr_actor_spawn_under(tr_system *sys, tr_actor *parent, int adopt, const tr_b
   }
   if (atomic_load(&a->state) & TR_AS_DEAD) return rc;
   /* release ownership: queue it if messages arrived during init */
-  if (has_work(a)) {
-    tr_sched_make_runnable(sys, a);
-  } else {
-    atomic_fetch_and(&a->state, ~(uint32_t)TR_AS_SCHEDULED);
-    if (has_work(a)) {
-      uint32_t st = atomic_load(&a->state);
-      if (!(st & TR_AS_SCHEDULED) &&
-          atomic_compare_exchange_strong(&a->state, &st, st | TR_AS_SCHEDULED))
-        tr_sched_make_runnable(sys, a);
-    }
-  }
+  if (has_work(a) || go_idle(a)) tr_sched_make_runnable(sys, a);
   return rc;
 }
 

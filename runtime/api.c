@@ -90,17 +90,9 @@ int tr_actor_monitor(tr_ctx *ctx, tr_ref other, uint64_t *monitor_id) {
   tr_system *sys = tr_tls_sys;
   tr_actor_ext *x = tr_actor_ext_get(ctx);
   if (!x) return TR_ENOMEM;
-  if (x->nwatching == x->capwatching) {
-    uint32_t cap = x->capwatching ? x->capwatching * 2 : 4;
-    tr_monitor_entry *v = realloc(x->watching, cap * sizeof *v);
-    if (!v) return TR_ENOMEM;
-    x->watching = v;
-    x->capwatching = cap;
-  }
   uint64_t id = tr_next_id(sys);
-  x->watching[x->nwatching].who = other;
-  x->watching[x->nwatching].id = id;
-  x->nwatching++;
+  int rc = tr_monitors_add(&x->watching, &x->nwatching, &x->capwatching, other, id);
+  if (rc < 0) return rc;
   tr_ref self = tr_actor_self(ctx);
   uint64_t v[3] = {self.node, self.id, id};
   /* a dead target answers with DOWN (TR_ENOPROC) */

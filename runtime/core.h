@@ -41,7 +41,6 @@ enum {
 enum {
   TR_AF_TRAP_EXIT = 1u << 0,
   TR_AF_INIT_FAILED = 1u << 1, /* init failed: terminate is not called */
-  TR_AF_ROOT = 1u << 2,
   TR_AF_STOP_AFTER = 1u << 4, /* exit after the current callback */
   TR_AF_SPAWNING = 1u << 5    /* in spawn on the parent's thread: the spawner
                                  retires it if init ends it (no CHILD_EXIT) */
@@ -111,6 +110,7 @@ struct tr_actor_ext {
 struct tr_worker {
   tr_system *sys;
   uint32_t index;
+  uint8_t started, loop_ready;          /* for a clean stop after a failed start */
   uv_thread_t thread;
   uv_loop_t loop;
   uv_async_t wake;
@@ -241,6 +241,7 @@ int tr_actor_spawn_under(tr_system *sys, struct tr_actor *parent, int adopt, con
 /* Makes the running actor exit with reason (children first). */
 void tr_actor_exit_now(tr_ctx *ctx, int reason);
 int tr_linkset_add(tr_link_set *s, tr_ref r);
+int tr_monitors_add(tr_monitor_entry **v, uint32_t *n, uint32_t *cap, tr_ref who, uint64_t id);
 int tr_linkset_del(tr_link_set *s, tr_ref r);
 extern _Thread_local tr_system *tr_tls_sys;
 tr_actor_ext *tr_actor_ext_get(struct tr_actor *a);

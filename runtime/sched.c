@@ -98,17 +98,14 @@ static void rq_put_slow(tr_worker *w, tr_actor *a, uint32_t h, uint32_t t) {
 }
 
 static void rq_put(tr_worker *w, tr_actor *a) {
-  for (;;) {
-    uint32_t h = atomic_load_explicit(&w->rq_head, memory_order_acquire);
-    uint32_t t = atomic_load_explicit(&w->rq_tail, memory_order_relaxed);
-    if (t - h < TR_RUNQ_SIZE) {
-      atomic_store_explicit(&w->rq[t % TR_RUNQ_SIZE], a, memory_order_relaxed);
-      atomic_store_explicit(&w->rq_tail, t + 1, memory_order_release);
-      return;
-    }
+  uint32_t h = atomic_load_explicit(&w->rq_head, memory_order_acquire);
+  uint32_t t = atomic_load_explicit(&w->rq_tail, memory_order_relaxed);
+  if (t - h >= TR_RUNQ_SIZE) {
     rq_put_slow(w, a, h, t);
     return;
   }
+  atomic_store_explicit(&w->rq[t % TR_RUNQ_SIZE], a, memory_order_relaxed);
+  atomic_store_explicit(&w->rq_tail, t + 1, memory_order_release);
 }
 
 static tr_actor *rq_get(tr_worker *w) {
@@ -353,21 +350,26 @@ int tr_sched_start(tr_system *sys) {
     w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
     tr_mbox_init(&w->cmds);
     if (uv_loop_init(&w->loop) != 0) return TR_ENOMEM;
+    w->loop_ready = 1;
     if (uv_async_init(&w->loop, &w->wake, on_wake) != 0) return TR_ENOMEM;
     w->wake.data = w;
   }
-  for (uint32_t i = 0; i < sys->nworkers; i++)
+  for (uint32_t i = 0; i < sys->nworkers; i++) {
     if (uv_thread_create(&sys->workers[i].thread, worker_main, &sys->workers[i]) != 0)
       return TR_ENOMEM;
+    sys->workers[i].started = 1;
+  }
   return 0;
 }
 
 void tr_sched_stop(tr_system *sys) {
   atomic_store(&sys->stopping, 1);
-  for (uint32_t i = 0; i < sys->nworkers; i++) uv_async_send(&sys->workers[i].wake);
-  for (uint32_t i = 0; i < sys->nworkers; i++) uv_thread_join(&sys->workers[i].thread);
+  for (uint32_t i = 0; i < sys->nworkers; i++)
+    if (sys->workers[i].started) uv_async_send(&sys->workers[i].wake);
+  for (uint32_t i = 0; i < sys->nworkers; i++)
+    if (sys->workers[i].started) uv_thread_join(&sys->workers[i].thread);
   for (uint32_t i = 0; i < sys->nworkers; i++) {
     tr_worker *w = &sys->workers[i];
-    uv_loop_close(&w->loop);
+    if (w->loop_ready) uv_loop_close(&w->loop);
   }
 }

@@ -93,29 +93,23 @@ int tr_system_new(const tr_config *cfg, tr_system **out) {
   sys->dl = tr_dl_new();
   void *wmem = NULL;
   if (posix_memalign(&wmem, 64, sizeof(tr_worker) * sys->nworkers) == 0) sys->workers = wmem;
-  if (!sys->slots || !sys->registry || !sys->dl || !sys->workers) {
-    tr_slots_free(sys->slots);
-    tr_registry_free(sys->registry);
-    tr_dl_free(sys->dl);
-    free(sys->workers);
-    free(sys);
-    return TR_ENOMEM;
+  int rc = TR_ENOMEM;
+  if (sys->slots && sys->registry && sys->dl && sys->workers) {
+    memset(sys->workers, 0, sizeof(tr_worker) * sys->nworkers);
+    rc = tr_sched_start(sys);
+    if (rc < 0) tr_sched_stop(sys); /* the threads that started see `stopping` */
   }
-  memset(sys->workers, 0, sizeof(tr_worker) * sys->nworkers);
-  int rc = tr_sched_start(sys);
   if (rc < 0) {
-    /* threads that started see `stopping` and leave */
-    tr_sched_stop(sys);
-    free(sys->workers);
     tr_slots_free(sys->slots);
     tr_registry_free(sys->registry);
     tr_dl_free(sys->dl);
+    free(sys->workers);
     free(sys);
     return rc;
   }
   sys->blocking = tr_blocking_new(sys, sys->cfg.blocking_threads);
   tr_external_enter(sys);
-  rc = tr_actor_spawn_under(sys, NULL, 0, &root_behavior, NULL, NULL, NULL, TR_AF_ROOT,
+  rc = tr_actor_spawn_under(sys, NULL, 0, &root_behavior, NULL, NULL, NULL, 0,
                             &sys->root_ref, &sys->root);
   tr_external_exit(sys);
   if (rc < 0 || !sys->blocking) {
