@@ -215,6 +215,7 @@ void tr_actor_free(tr_system *sys, tr_actor *a) {
     free(x->watchers);
     free(x->watching);
     free(x->timers);
+    tr_persist_free(x->persist);
     void *sup = atomic_load(&x->sup);
     if (sup) tr_sup_free(sys, sup);
     free(x);
@@ -253,8 +254,11 @@ static int after_callback(tr_worker *w, tr_actor *a, int rc) {
 }
 
 static int deliver_to_behavior(tr_worker *w, tr_actor *a, tr_mnode *n) {
+  tr_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_relaxed);
+  if (x && x->persist && n->m.type == TR_MSG_PERSISTED) tr_persist_on_ack(a, &n->m);
   int rc = a->beh->receive(a, a->state_mem, &n->m);
   tr_msg_release(w->sys, n);
+  if (x && x->persist && rc >= 0) tr_persist_after_callback(a);
   return after_callback(w, a, rc);
 }
 
@@ -264,6 +268,13 @@ static int handle_system(tr_worker *w, tr_actor *a, tr_mnode *n) {
   uint64_t v[4];
   tr_actor_ext *x;
   uint32_t type = n->m.type;
+  if (type == TR_SYS_RECOVER_CHUNK) {
+    int rc = tr_persist_on_chunk(a, &n->m);
+    tr_msg_release(sys, n);
+    if (rc == TR_STOP) rc = 0, a->flags |= TR_AF_STOP_AFTER, a->exit_reason = 0;
+    if (rc < 0 || (a->flags & TR_AF_STOP_AFTER)) begin_exit(w, a, rc < 0 ? rc : a->exit_reason);
+    return (atomic_load(&a->state) & TR_AS_DEAD) ? RUN_EXITED : RUN_GO_ON;
+  }
   if (type == TR_MSG_DOWN) {
     x = atomic_load_explicit(&a->ext, memory_order_relaxed);
     if (x && tr_sys_decode(&n->m, v, 4) == 0 &&
@@ -376,16 +387,19 @@ static int dispatch(tr_worker *w, tr_actor *a, tr_mnode *n, int system) {
       tr_msg_release(w->sys, n);
       return RUN_GO_ON;
     }
-  } else if (n->m.type >= TR_MSG_SYSTEM) {
+  } else if (n->m.type >= TR_MSG_SYSTEM && n->m.type != TR_MSG_PERSISTED) {
     tr_msg_release(w->sys, n); /* forged system type in a user box */
     return RUN_GO_ON;
   }
   return deliver_to_behavior(w, a, n);
 }
 
+/* While exiting or recovering an actor handles only system messages. */
+#define TR_AS_SYS_ONLY (TR_AS_EXITING | TR_AS_RECOVERING)
+
 static inline int has_work(tr_actor *a) {
   if (tr_mbox_nonempty(&a->sysbox)) return 1;
-  if (atomic_load_explicit(&a->state, memory_order_relaxed) & TR_AS_EXITING) return 0;
+  if (atomic_load_explicit(&a->state, memory_order_relaxed) & TR_AS_SYS_ONLY) return 0;
   return tr_mbox_nonempty(&a->mbox);
 }
 
@@ -407,7 +421,7 @@ void tr_actor_run(tr_worker *w, tr_actor *a) {
     int system = 1;
     tr_mnode *n = tr_mbox_pop(&a->sysbox);
     if (!n) {
-      if (atomic_load_explicit(&a->state, memory_order_relaxed) & TR_AS_EXITING) break;
+      if (atomic_load_explicit(&a->state, memory_order_relaxed) & TR_AS_SYS_ONLY) break;
       n = tr_mbox_pop(&a->mbox);
       if (!n) break;
       system = 0;
@@ -440,28 +454,66 @@ void tr_actor_run(tr_worker *w, tr_actor *a) {
 
 /* ------------------------------------------------------------ spawn */
 
-int tr_actor_spawn_under(tr_system *sys, tr_actor *parent, int adopt, const tr_behavior *b,
-                         const void *arg, const tr_spawn_opts *opts, tr_actor *after,
-                         uint16_t extra_flags, tr_ref *out, tr_actor **out_ptr) {
-  if (!sys || !b || !b->receive) return TR_EINVAL;
-  tr_sched_checkpoint(sys);
-  if (opts && opts->overflow > TR_OVERFLOW_DROP) return TR_EINVAL;
-  if (b->state_size > (1u << 30)) return TR_ETOOBIG;
-  if (atomic_load(&sys->stopping) || (parent && (atomic_load(&parent->state) & TR_AS_DEAD)))
-    return TR_ESTOPPED;
+/* Allocates and zeroes an actor with a fresh id; NULL if out of memory. */
+static tr_actor *actor_new(tr_system *sys, tr_worker *w, const tr_behavior *b) {
+  int mine = w && w->sys == sys;
   size_t size = sizeof(tr_actor) + ((b->state_size + 15) & ~(size_t)15);
   unsigned cls = tr_pool_class_of(size);
-  tr_worker *w = tr_tls_worker;
-  int mine = w && w->sys == sys;
   tr_actor *a = cls == TR_POOL_MALLOC ? malloc(size)
                                       : tr_pool_alloc(&sys->pool, mine ? &w->cache : NULL, cls);
-  if (!a) return TR_ENOMEM;
+  if (!a) return NULL;
   memset(a, 0, sizeof(tr_actor) + b->state_size);
+  a->id = tr_slots_take(sys->slots, mine ? w->slot_cache : NULL, mine ? &w->nslot_cache : NULL,
+                        128);
+  if (!a->id) {
+    tr_pool_free(&sys->pool, mine ? &w->cache : NULL, a, cls);
+    return NULL;
+  }
   tr_mbox_init(&a->mbox);
   tr_mbox_init(&a->sysbox);
   atomic_init(&a->state, TR_AS_SCHEDULED); /* owned by the spawner until released */
   a->pool_cls = (uint8_t)cls;
   a->beh = b;
+  return a;
+}
+
+/* Undoes actor_new for an actor nobody has seen. */
+static void actor_discard(tr_system *sys, tr_worker *w, tr_actor *a) {
+  int mine = w && w->sys == sys;
+  tr_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_relaxed);
+  if (x) {
+    free(atomic_load(&x->name));
+    tr_persist_free(x->persist);
+    free(x);
+  }
+  tr_slots_give(sys->slots, a->id, mine ? w->slot_cache : NULL, mine ? &w->nslot_cache : NULL,
+                128);
+  tr_pool_free(&sys->pool, mine ? &w->cache : NULL, a, a->pool_cls);
+}
+
+int tr_actor_spawn_under(tr_system *sys, tr_actor *parent, int adopt, const tr_behavior *b,
+                         const void *arg, const tr_spawn_opts *opts, tr_actor *after,
+                         uint16_t extra_flags, tr_ref *out, tr_actor **out_ptr,
+                         struct tr_persist_data *persist) {
+  int rc = 0;
+  if (!sys || !b || !b->receive || (opts && opts->overflow > TR_OVERFLOW_DROP))
+    rc = TR_EINVAL;
+  else if (b->state_size > (1u << 30))
+    rc = TR_ETOOBIG;
+  else if (atomic_load(&sys->stopping) || (parent && (atomic_load(&parent->state) & TR_AS_DEAD)))
+    rc = TR_ESTOPPED;
+  if (rc < 0) {
+    tr_persist_free(persist);
+    return rc;
+  }
+  tr_sched_checkpoint(sys);
+  tr_worker *w = tr_tls_worker;
+  int mine = w && w->sys == sys;
+  tr_actor *a = actor_new(sys, w, b);
+  if (!a) {
+    tr_persist_free(persist);
+    return TR_ENOMEM;
+  }
   a->parent = parent;
   a->flags = extra_flags;
   if (opts) {
@@ -469,25 +521,26 @@ int tr_actor_spawn_under(tr_system *sys, tr_actor *parent, int adopt, const tr_b
     a->overflow = opts->overflow;
     if (opts->flags & TR_SPAWN_TRAP_EXIT) a->flags |= TR_AF_TRAP_EXIT;
   }
-  a->id = tr_slots_take(sys->slots, mine ? w->slot_cache : NULL, mine ? &w->nslot_cache : NULL, 128);
-  if (!a->id) {
-    tr_pool_free(&sys->pool, mine ? &w->cache : NULL, a, cls);
-    return TR_ENOMEM;
-  }
   tr_ref self = tr_actor_ref(sys, a);
-  if (opts && opts->name) {
+  if (persist || (opts && opts->name)) {
     tr_actor_ext *x = tr_actor_ext_get(a);
-    char *nm = x ? strdup(opts->name) : NULL;
-    int rc = nm ? tr_registry_add(sys, opts->name, self) : TR_ENOMEM;
-    if (rc < 0) {
-      free(nm);
-      free(x);
-      tr_slots_give(sys->slots, a->id, mine ? w->slot_cache : NULL, mine ? &w->nslot_cache : NULL,
-                    128);
-      tr_pool_free(&sys->pool, mine ? &w->cache : NULL, a, cls);
-      return rc;
+    if (!x) {
+      tr_persist_free(persist);
+      actor_discard(sys, w, a);
+      return TR_ENOMEM;
     }
-    atomic_store(&x->name, nm);
+    x->persist = persist; /* the actor owns it from here */
+    if (persist) atomic_fetch_or(&a->state, TR_AS_RECOVERING);
+    if (opts && opts->name) {
+      char *nm = strdup(opts->name);
+      rc = nm ? tr_registry_add(sys, opts->name, self) : TR_ENOMEM;
+      if (rc < 0) {
+        free(nm);
+        actor_discard(sys, w, a);
+        return rc;
+      }
+      atomic_store(&x->name, nm);
+    }
   }
   tr_slots_publish(sys->slots, a->id, a);
   atomic_fetch_add(&sys->nactors, 1);
@@ -515,8 +568,9 @@ int tr_actor_spawn_under(tr_system *sys, tr_actor *parent, int adopt, const tr_b
   }
   tr_system *saved_sys = tr_tls_sys;
   tr_tls_sys = sys;
-  int rc = b->init ? b->init(a, a->state_mem, arg) : 0;
+  rc = b->init ? b->init(a, a->state_mem, arg) : 0;
   if (rc < 0) a->flags |= TR_AF_INIT_FAILED;
+  if (rc == 0 && persist && !(a->flags & TR_AF_STOP_AFTER)) rc = tr_persist_start_recovery(a);
   if (rc != 0 || (a->flags & TR_AF_STOP_AFTER)) {
     begin_exit(w, a, rc == TR_STOP ? 0 : rc);
     if (rc == TR_STOP) rc = 0;
@@ -542,5 +596,5 @@ int tr_actor_spawn_under(tr_system *sys, tr_actor *parent, int adopt, const tr_b
 int tr_actor_spawn(tr_ctx *ctx, const tr_behavior *b, const void *arg, const tr_spawn_opts *opts,
                    tr_ref *out) {
   if (!ctx) return TR_EINVAL;
-  return tr_actor_spawn_under(tr_actor_system(ctx), ctx, 0, b, arg, opts, NULL, 0, out, NULL);
+  return tr_actor_spawn_under(tr_actor_system(ctx), ctx, 0, b, arg, opts, NULL, 0, out, NULL, NULL);
 }

@@ -13,6 +13,7 @@ typedef struct job {
   void *arg;
   tr_ref to;
   uint32_t type;
+  int system; /* result goes to the system mailbox (runtime's own jobs) */
   uint64_t id;
 } job;
 
@@ -51,7 +52,7 @@ static void run_job(tr_blocking *bp, job *j) {
   free(out.data);
   if (n) {
     tr_external_enter(sys);
-    tr_deliver(sys, j->to, n, 0);
+    tr_deliver(sys, j->to, n, j->system);
     tr_external_exit(sys);
   }
   free(j);
@@ -105,17 +106,17 @@ void tr_blocking_free(tr_blocking *bp) {
   free(bp);
 }
 
-int tr_blocking_submit(tr_ctx *ctx, tr_blocking_fn fn, void *arg, uint32_t type, uint64_t *id) {
-  if (!ctx || !fn || type >= TR_MSG_SYSTEM) return TR_EINVAL;
-  tr_system *sys = tr_actor_system(ctx);
+int tr_blocking_run(tr_system *sys, tr_ref to, tr_blocking_fn fn, void *arg, uint32_t type,
+                    int system, uint64_t *id) {
   tr_blocking *bp = sys->blocking;
   job *j = malloc(sizeof *j);
   if (!j) return TR_ENOMEM;
   j->next = NULL;
   j->fn = fn;
   j->arg = arg;
-  j->to = tr_actor_self(ctx);
+  j->to = to;
   j->type = type;
+  j->system = system;
   j->id = tr_next_id(sys);
   pthread_mutex_lock(&bp->lock);
   if (bp->stopping) {
@@ -132,4 +133,9 @@ int tr_blocking_submit(tr_ctx *ctx, tr_blocking_fn fn, void *arg, uint32_t type,
   pthread_mutex_unlock(&bp->lock);
   if (id) *id = j->id;
   return 0;
+}
+
+int tr_blocking_submit(tr_ctx *ctx, tr_blocking_fn fn, void *arg, uint32_t type, uint64_t *id) {
+  if (!ctx || !fn || type >= TR_MSG_SYSTEM) return TR_EINVAL;
+  return tr_blocking_run(tr_actor_system(ctx), tr_actor_self(ctx), fn, arg, type, 0, id);
 }

@@ -27,14 +27,16 @@ enum {
   TR_SYS_CHILD_EXIT,                   /* [child pointer, reason] */
   TR_SYS_ADOPT,                        /* [child pointer] */
   TR_SYS_ASK_TIMEOUT,                  /* corr = ask id */
-  TR_SYS_SUP_RETRY                     /* supervisor: restart what is pending */
+  TR_SYS_SUP_RETRY,                    /* supervisor: restart what is pending */
+  TR_SYS_RECOVER_CHUNK                 /* persistent actor: snapshot and events */
 };
 
 /* Actor state word. */
 enum {
   TR_AS_SCHEDULED = 1u << 0, /* queued or running: nobody else may queue it */
   TR_AS_DEAD = 1u << 1,      /* exited: sends become dead letters */
-  TR_AS_EXITING = 1u << 2    /* stopping its children before it ends */
+  TR_AS_EXITING = 1u << 2,   /* stopping its children before it ends */
+  TR_AS_RECOVERING = 1u << 3 /* persistent actor replaying: user mail waits */
 };
 
 /* Actor flags (owned by the actor's own thread). */
@@ -102,6 +104,7 @@ struct tr_actor_ext {
   uint32_t ntimers, captimers;
   _Atomic(void *) sup;           /* supervisor data (supervisor.c) */
   struct tr_actor *owner;        /* set when retired: what reclaim frees */
+  struct tr_persist_data *persist; /* persistent actors (persist.c) */
 };
 
 /* ------------------------------------------------------------ run queue */
@@ -137,7 +140,7 @@ struct tr_worker {
   tr_ebr_limbo limbo;
   uint32_t slot_cache[128];
   uint32_t nslot_cache;
-  /* commands from other threads (timer cancels), MPSC through mailbox */
+  /* commands from other threads (tr_sched_post), MPSC through a mailbox */
   tr_mbox cmds;
   uint64_t rng;
   char pad[64];
@@ -147,6 +150,8 @@ typedef struct tr_deadletters tr_deadletters;
 typedef struct tr_registry tr_registry;
 typedef struct tr_blocking tr_blocking;
 typedef struct tr_slots tr_slots;
+typedef struct tr_store tr_store;
+struct append_req;
 
 struct tr_system {
   tr_config cfg;
@@ -159,6 +164,9 @@ struct tr_system {
   tr_registry *registry;
   tr_deadletters *dl;
   tr_blocking *blocking;
+  tr_store *store;             /* persistence, when cfg.data_dir is set */
+  _Atomic(struct append_req *) acks; /* store completions to deliver (persist.c) */
+  _Atomic uint32_t ack_rr;
   struct tr_actor *root;
   tr_ref root_ref;
   /* global run queue: external threads, overflow of local queues */
@@ -214,6 +222,10 @@ void tr_batch_flush(tr_worker *w);
 
 /* Scheduling */
 void tr_sched_make_runnable(tr_system *sys, struct tr_actor *a);
+/* Runs fn(w, arg) on worker w's thread soon (its next loop pass; wakes it).
+ * From any thread. TR_ENOMEM if the command cannot be queued. */
+typedef void (*tr_worker_fn)(tr_worker *w, void *arg);
+int tr_sched_post(tr_worker *w, tr_worker_fn fn, void *arg);
 /* Queues an actor that used up its batch at the tail of w's ring. */
 void tr_sched_requeue(tr_worker *w, struct tr_actor *a);
 int tr_sched_start(tr_system *sys);
@@ -237,7 +249,15 @@ void tr_actor_run(tr_worker *w, struct tr_actor *a);
  * sibling to insert after (NULL: at the end). */
 int tr_actor_spawn_under(tr_system *sys, struct tr_actor *parent, int adopt, const tr_behavior *b,
                          const void *arg, const tr_spawn_opts *opts, struct tr_actor *after,
-                         uint16_t extra_flags, tr_ref *out, struct tr_actor **out_ptr);
+                         uint16_t extra_flags, tr_ref *out, struct tr_actor **out_ptr,
+                         struct tr_persist_data *persist);
+
+/* Persistent actors (persist.c). spawn takes ownership of the persist data. */
+int tr_persist_on_chunk(tr_ctx *ctx, const tr_msg *m);
+void tr_persist_on_ack(tr_ctx *ctx, const tr_msg *m);
+void tr_persist_after_callback(tr_ctx *ctx);
+int tr_persist_start_recovery(tr_ctx *ctx);
+void tr_persist_free(void *d);
 /* Makes the running actor exit with reason (children first). */
 void tr_actor_exit_now(tr_ctx *ctx, int reason);
 int tr_linkset_add(tr_link_set *s, tr_ref r);

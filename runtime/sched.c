@@ -250,10 +250,34 @@ static tr_actor *find_remote(tr_worker *w) {
   return NULL;
 }
 
+typedef struct {
+  tr_worker_fn fn;
+  void *arg;
+} command;
+
+int tr_sched_post(tr_worker *w, tr_worker_fn fn, void *arg) {
+  command c = {fn, arg};
+  tr_mnode *n = tr_msg_new(w->sys, TR_REF_NONE, 0, 0, 0, &c, sizeof c);
+  if (!n) return TR_ENOMEM;
+  tr_mbox_push(&w->cmds, n);
+  uv_async_send(&w->wake);
+  return 0;
+}
+
+static void run_commands(tr_worker *w) {
+  tr_mnode *n;
+  while ((n = tr_mbox_pop(&w->cmds)) != NULL) {
+    command c;
+    memcpy(&c, n->m.data, sizeof c);
+    tr_msg_release(w->sys, n);
+    c.fn(w, c.arg);
+  }
+}
+
 static void maintenance(tr_worker *w) {
   tr_ebr_quiescent(&w->sys->ebr, w->ebr);
   tr_ebr_collect(&w->sys->ebr, &w->limbo);
-  tr_timer_run_commands(w);
+  run_commands(w);
   uv_run(&w->loop, UV_RUN_NOWAIT);
 }
 
@@ -303,7 +327,7 @@ static void worker_main(void *arg) {
       if (a || atomic_load(&sys->stopping)) break;
       if ((++k & 15) == 0) {
         uv_update_time(&w->loop);
-        tr_timer_run_commands(w);
+        run_commands(w);
         if (uv_hrtime() > deadline) break;
       }
     }
@@ -334,7 +358,7 @@ static void worker_main(void *arg) {
       atomic_fetch_sub(&sys->nsleeping, 1);
   }
   /* leaving: timers and handles go with the loop */
-  tr_timer_run_commands(w);
+  run_commands(w);
   tr_timer_close_all(w);
   uv_close((uv_handle_t *)&w->wake, NULL);
   while (uv_run(&w->loop, UV_RUN_NOWAIT)) {

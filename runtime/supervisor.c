@@ -120,7 +120,7 @@ static int start_child(tr_ctx *ctx, sup_data *d, size_t i) {
   tr_ref ref;
   tr_actor *a = NULL;
   int rc = tr_actor_spawn_under(tr_tls_sys, ctx, 0, c->behavior, c->arg, &c->opts,
-                                insert_point(ctx, d, i), 0, &ref, &a);
+                                insert_point(ctx, d, i), 0, &ref, &a, NULL);
   if (rc < 0) return rc;
   pthread_mutex_lock(&d->lock);
   /* a child whose init returned TR_STOP is already gone */
@@ -256,7 +256,7 @@ static int sup_start(tr_system *sys, tr_actor *parent, int adopt, const tr_super
                      const tr_spawn_opts *opts, tr_ref *out) {
   if (!spec) return TR_EINVAL;
   return tr_actor_spawn_under(sys, parent, adopt, &tr_supervisor_behavior, spec, opts, NULL, 0,
-                              out, NULL);
+                              out, NULL, NULL);
 }
 
 int tr_supervisor_start(tr_ctx *ctx, const tr_supervisor_spec *spec, const tr_spawn_opts *opts,

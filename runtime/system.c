@@ -9,6 +9,7 @@
 #include "deadletter.h"
 #include "registry.h"
 #include "slots.h"
+#include "storage/store.h"
 
 typedef struct tr_waiter {
   struct tr_waiter *next;
@@ -108,9 +109,22 @@ int tr_system_new(const tr_config *cfg, tr_system **out) {
     return rc;
   }
   sys->blocking = tr_blocking_new(sys, sys->cfg.blocking_threads);
+  if (sys->cfg.data_dir) {
+    tr_store_opts so = {.map_limit = sys->cfg.map_limit,
+                        .durability = sys->cfg.durability == TR_DURABLE_NOSYNC ? TR_STORE_NOSYNC
+                                                                               : TR_STORE_SYNC};
+    rc = tr_store_open(sys->cfg.data_dir, &so, &sys->store);
+    if (rc < 0) {
+      tr_log(TR_LOG_ERROR, "runtime", "cannot open the store in %s: %s", sys->cfg.data_dir,
+             tr_strerror(rc));
+      sys->store = NULL;
+      tr_system_free(sys);
+      return rc;
+    }
+  }
   tr_external_enter(sys);
   rc = tr_actor_spawn_under(sys, NULL, 0, &root_behavior, NULL, NULL, NULL, 0,
-                            &sys->root_ref, &sys->root);
+                            &sys->root_ref, &sys->root, NULL);
   tr_external_exit(sys);
   if (rc < 0 || !sys->blocking) {
     tr_system_free(sys);
@@ -145,8 +159,10 @@ void tr_system_free(tr_system *sys) {
   if (!sys) return;
   tr_system_shutdown(sys);
   tr_system_wait(sys);
-  /* blocking jobs finish first: their results become dead letters */
+  /* blocking jobs finish first: their results become dead letters; then the
+   * store completes what was submitted (acks to exited actors likewise) */
   tr_blocking_free(sys->blocking);
+  if (sys->store) tr_store_close(sys->store);
   tr_sched_stop(sys);
   /* no thread runs now: reclaim everything retired, then the root */
   for (uint32_t i = 0; i < sys->nworkers; i++) {
@@ -182,7 +198,7 @@ int tr_system_spawn(tr_system *sys, const tr_behavior *b, const void *arg,
                     const tr_spawn_opts *opts, tr_ref *out) {
   if (!sys) return TR_EINVAL;
   tr_external_enter(sys);
-  int rc = tr_actor_spawn_under(sys, sys->root, 1, b, arg, opts, NULL, 0, out, NULL);
+  int rc = tr_actor_spawn_under(sys, sys->root, 1, b, arg, opts, NULL, 0, out, NULL, NULL);
   tr_external_exit(sys);
   return rc;
 }

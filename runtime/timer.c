@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CMD_START = 1, CMD_CLOSE = 2 };
 
 static void timer_unref(tr_timer *t) {
   if (atomic_fetch_sub(&t->refs, 1) == 1) free(t);
@@ -55,31 +54,19 @@ static void start_on_loop(tr_worker *w, tr_timer *t) {
   uv_timer_start(&t->uv, on_fire, t->delay, t->repeat);
 }
 
-static int post_command(tr_worker *w, tr_timer *t, uint32_t cmd) {
-  tr_mnode *n = tr_msg_new(w->sys, TR_REF_NONE, cmd, 0, 0, &t, sizeof t);
-  if (!n) return TR_ENOMEM;
-  tr_mbox_push(&w->cmds, n);
-  uv_async_send(&w->wake);
-  return 0;
+/* Worker commands (sched.c): run on the timer's loop thread. */
+static void cmd_start(tr_worker *w, void *arg) {
+  tr_timer *t = arg;
+  if (atomic_load(&t->cancelled) || atomic_load(&w->sys->stopping))
+    timer_unref(t); /* the loop's reference: never started */
+  else
+    start_on_loop(w, t);
 }
 
-void tr_timer_run_commands(tr_worker *w) {
-  tr_mnode *n;
-  while ((n = tr_mbox_pop(&w->cmds)) != NULL) {
-    tr_timer *t;
-    memcpy(&t, n->m.data, sizeof t);
-    if (n->m.type == CMD_START) {
-      if (atomic_load(&t->cancelled) || atomic_load(&w->sys->stopping)) {
-        timer_unref(t); /* the loop's reference: never started */
-      } else {
-        start_on_loop(w, t);
-      }
-    } else if (n->m.type == CMD_CLOSE) {
-      if (t->owner == w) stop_close(t);
-      timer_unref(t); /* the command's reference */
-    }
-    tr_msg_release(w->sys, n);
-  }
+static void cmd_close(tr_worker *w, void *arg) {
+  tr_timer *t = arg;
+  if (t->owner == w) stop_close(t);
+  timer_unref(t); /* the command's reference */
 }
 
 static void close_walk(uv_handle_t *h, void *arg) {
@@ -143,7 +130,7 @@ int tr_timer_create(tr_ctx *a, uint64_t delay_ms, uint64_t repeat_ms, uint32_t t
   } else {
     t->owner = &sys->workers[0];
     /* init running outside the schedulers: let worker 0 start it */
-    if (post_command(&sys->workers[0], t, CMD_START) < 0) {
+    if (tr_sched_post(&sys->workers[0], cmd_start, t) < 0) {
       table_del(x, table_find(x, t->id));
       free(t);
       return TR_ENOMEM;
@@ -160,7 +147,7 @@ static void cancel_timer(tr_timer *t) {
     stop_close(t);
   } else {
     atomic_fetch_add(&t->refs, 1);
-    if (post_command(t->owner, t, CMD_CLOSE) < 0) timer_unref(t); /* fires once, then closes */
+    if (tr_sched_post(t->owner, cmd_close, t) < 0) timer_unref(t); /* fires once, then closes */
   }
   timer_unref(t); /* the actor's reference */
 }

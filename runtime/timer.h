@@ -43,8 +43,7 @@ int tr_timer_ask_done(tr_ctx *a, uint64_t corr);
 /* Cancels every timer of an exiting actor. */
 void tr_timer_cancel_all(tr_ctx *a);
 
-/* Worker side: commands from other threads; close everything at exit. */
-void tr_timer_run_commands(tr_worker *w);
+/* Worker side: close every timer of a loop at exit. */
 void tr_timer_close_all(tr_worker *w);
 
 #endif

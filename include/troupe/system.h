@@ -19,7 +19,14 @@ typedef struct tr_config {
   uint32_t batch;            /* messages an actor handles before yielding; 0 = 128 */
   uint32_t spin_us;          /* how long an idle scheduler spins before sleeping; 0 = 50 */
   uint64_t node_id;          /* this node's id in refs; 0 = local only */
+  /* persistence (troupe/persist.h); without data_dir it is off */
+  const char *data_dir;      /* LMDB environment lives here (created) */
+  int durability;            /* TR_DURABLE_SYNC (default) or TR_DURABLE_NOSYNC */
+  uint64_t map_limit;        /* most bytes the store may grow to; 0 = 32 GiB */
 } tr_config;
+
+/* Durability modes: see docs/storage.md for what each risks. */
+enum { TR_DURABLE_SYNC = 0, TR_DURABLE_NOSYNC = 1 };
 
 /* Starts the schedulers and the root actor. cfg may be NULL (defaults). */
 int tr_system_new(const tr_config *cfg, tr_system **out);

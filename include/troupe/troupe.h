@@ -14,5 +14,7 @@
 #include "actor.h"
 #include "system.h"
 #include "supervisor.h"
+#include "codec.h"
+#include "persist.h"
 
 #endif

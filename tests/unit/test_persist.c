@@ -1,0 +1,243 @@
+/* test_persist.c - persistent actors: recovery before the first message,
+ * snapshots plus replay across restarts, bad arguments, and a store at its
+ * map limit (appends fail cleanly, recovery still reads, a larger limit lets
+ * writes go on). */
+#include <ftw.h>
+#include <stdio.h>
+
+#include "harness.h"
+
+enum { T_ADD = 1, T_GET, T_VALUE, T_HELLO };
+
+typedef struct {
+  int64_t sum;
+  uint64_t restored_at, applied, first_type, seen;
+  _Atomic int64_t *acks, *fails;
+} acc_state;
+
+typedef struct {
+  _Atomic int64_t *acks, *fails;
+} acc_arg;
+
+static _Atomic int64_t g_restored_at, g_applied, g_first_type = -1;
+
+static int acc_init(tr_ctx *ctx, void *st, const void *arg) {
+  acc_state *s = st;
+  const acc_arg *a = arg;
+  s->acks = a ? a->acks : NULL;
+  s->fails = a ? a->fails : NULL;
+  /* appending before recovery is refused */
+  return tr_persist_append(ctx, "x", 1, NULL) == TR_EPERM ? 0 : TR_EFAILED;
+}
+
+static int acc_apply(tr_ctx *ctx, void *st, uint64_t seq, const void *ev, size_t len) {
+  acc_state *s = st;
+  if (len != 1) return TR_ECORRUPT;
+  s->sum += ((const uint8_t *)ev)[0];
+  atomic_fetch_add(&g_applied, 1);
+  return 0;
+}
+
+static int acc_snapshot(tr_ctx *ctx, void *st, tr_buf *out) {
+  return tr_buf_append(out, &((acc_state *)st)->sum, sizeof(int64_t));
+}
+
+static int acc_restore(tr_ctx *ctx, void *st, uint64_t seq, const void *d, size_t len) {
+  if (len != sizeof(int64_t)) return TR_ECORRUPT;
+  memcpy(&((acc_state *)st)->sum, d, len);
+  atomic_store(&g_restored_at, (int64_t)seq);
+  return 0;
+}
+
+static int acc_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
+  acc_state *s = st;
+  if (s->seen++ == 0) atomic_store(&g_first_type, m->type);
+  switch (m->type) {
+  case T_ADD: {
+    uint8_t v = m->len ? m->data[0] : 0;
+    s->sum += v; /* live: apply, then append */
+    return tr_persist_append(ctx, &v, 1, NULL);
+  }
+  case T_GET: {
+    uint8_t buf[16];
+    return tr_actor_reply(ctx, m, T_VALUE, buf, tr_mp_put_int(buf, sizeof buf, s->sum));
+  }
+  case TR_MSG_PERSISTED:
+    if (m->flags & TR_MSG_F_FAILED) {
+      if (s->fails) atomic_fetch_add(s->fails, 1);
+      /* a later append of this incarnation is refused */
+      return tr_persist_append(ctx, "y", 1, NULL) == TR_EIO ? 0 : TR_EFAILED;
+    }
+    if (s->acks) atomic_fetch_add(s->acks, 1);
+    return 0;
+  }
+  return 0;
+}
+
+static const tr_persistent acc_b = {
+    .base = {.name = "acc", .state_size = sizeof(acc_state), .init = acc_init,
+             .receive = acc_receive},
+    .apply = acc_apply,
+    .snapshot = acc_snapshot,
+    .restore = acc_restore,
+};
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) { return remove(p); }
+
+static char *mkdir_tmp(char *buf, size_t n) {
+  snprintf(buf, n, "/tmp/troupe-test-persist.XXXXXX");
+  assert_non_null(mkdtemp(buf));
+  return buf;
+}
+
+static tr_system *sys_on(const char *dir, uint64_t limit) {
+  tr_config cfg = {.threads = 2, .data_dir = dir, .map_limit = limit};
+  tr_system *sys = NULL;
+  assert_int_equal(tr_system_new(&cfg, &sys), 0);
+  return sys;
+}
+
+static int64_t get_sum(tr_system *sys, tr_ref a) {
+  tr_msg *r = NULL;
+  assert_int_equal(tr_system_ask(sys, a, T_GET, NULL, 0, WAIT_MS, &r), 0);
+  int64_t v = t_msg_int(r);
+  tr_msg_free(r);
+  return v;
+}
+
+static void test_bad_arguments(void **st) {
+  tr_system *plain = t_system(1);
+  tr_persist_opts o = {.id = "x"};
+  assert_int_equal(tr_system_persist_spawn(plain, &acc_b, NULL, &o, NULL), TR_ENOTSUP);
+  tr_system_free(plain);
+  char dir[64];
+  tr_system *sys = sys_on(mkdir_tmp(dir, sizeof dir), 0);
+  tr_persist_opts none = {0};
+  assert_int_equal(tr_system_persist_spawn(sys, &acc_b, NULL, &none, NULL), TR_EINVAL);
+  char longid[300];
+  memset(longid, 'a', sizeof longid - 1);
+  longid[sizeof longid - 1] = 0;
+  tr_persist_opts lo = {.id = longid};
+  assert_int_equal(tr_system_persist_spawn(sys, &acc_b, NULL, &lo, NULL), TR_EINVAL);
+  tr_persistent half = acc_b;
+  half.restore = NULL; /* snapshot without restore */
+  assert_int_equal(tr_system_persist_spawn(sys, &half, NULL, &o, NULL), TR_EINVAL);
+  tr_system_free(sys);
+  nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void test_recover_snapshot_replay(void **st) {
+  char dir[64];
+  mkdir_tmp(dir, sizeof dir);
+  _Atomic int64_t acks = 0, fails = 0;
+  acc_arg aa = {&acks, &fails};
+  tr_persist_opts o = {.id = "acc/1", .snapshot_every = 10, .snapshot_keep = 2};
+  /* run 1: 25 events of value 1..25, each acknowledged */
+  tr_system *sys = sys_on(dir, 0);
+  tr_ref a;
+  atomic_store(&g_first_type, -1);
+  assert_int_equal(tr_system_persist_spawn(sys, &acc_b, &aa, &o, &a), 0);
+  for (int i = 1; i <= 25; i++) {
+    uint8_t v = (uint8_t)i;
+    assert_int_equal(tr_system_send(sys, a, T_ADD, &v, 1), 0);
+    /* one at a time, so that each ack finds all appends durable and
+     * snapshots happen at 10 and 20 */
+    assert_int_equal(t_wait_ge(&acks, i), i);
+  }
+  assert_int_equal(atomic_load(&g_first_type), TR_MSG_RECOVERED);
+  assert_int_equal(get_sum(sys, a), 25 * 26 / 2);
+  tr_system_free(sys);
+
+  /* run 2: recovery from the snapshot at 20, then events 21..25 */
+  atomic_store(&g_restored_at, 0);
+  atomic_store(&g_applied, 0);
+  atomic_store(&g_first_type, -1);
+  sys = sys_on(dir, 0);
+  assert_int_equal(tr_system_persist_spawn(sys, &acc_b, &aa, &o, &a), 0);
+  /* sent at once: it must still see TR_MSG_RECOVERED first */
+  assert_int_equal(tr_system_send(sys, a, T_HELLO, NULL, 0), 0);
+  assert_int_equal(get_sum(sys, a), 25 * 26 / 2);
+  assert_int_equal(atomic_load(&g_first_type), TR_MSG_RECOVERED);
+  assert_int_equal(atomic_load(&g_restored_at), 20);
+  assert_int_equal(atomic_load(&g_applied), 5);
+  /* it goes on from 26 */
+  uint8_t v = 100;
+  int64_t before = atomic_load(&acks);
+  assert_int_equal(tr_system_send(sys, a, T_ADD, &v, 1), 0);
+  assert_int_equal(t_wait_ge(&acks, before + 1), before + 1);
+  tr_system_free(sys);
+
+  /* run 3: the other actor id is independent; the first one has its 26 */
+  sys = sys_on(dir, 0);
+  assert_int_equal(tr_system_persist_spawn(sys, &acc_b, &aa, &o, &a), 0);
+  assert_int_equal(get_sum(sys, a), 25 * 26 / 2 + 100);
+  tr_persist_opts o2 = {.id = "acc/2"};
+  tr_ref b;
+  assert_int_equal(tr_system_persist_spawn(sys, &acc_b, &aa, &o2, &b), 0);
+  assert_int_equal(get_sum(sys, b), 0);
+  assert_int_equal(atomic_load(&fails), 0);
+  tr_system_free(sys);
+  nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Fills a store with a small map limit until appends fail, checks that a
+ * failure is reported (and refuses later appends), that recovery still reads
+ * everything acknowledged, and that a larger limit lets appends go on. */
+static void test_map_limit(void **st) {
+  char dir[64];
+  mkdir_tmp(dir, sizeof dir);
+  _Atomic int64_t acks = 0, fails = 0;
+  acc_arg aa = {&acks, &fails};
+  tr_persist_opts o = {.id = "acc/full"};
+  const uint64_t small = 8u << 20;
+  tr_system *sys = sys_on(dir, small);
+  tr_ref a;
+  assert_int_equal(tr_system_persist_spawn(sys, &acc_b, &aa, &o, &a), 0);
+  int64_t sent = 0;
+  uint64_t end = t_now_ms() + WAIT_MS;
+  while (atomic_load(&fails) == 0 && t_now_ms() < end) {
+    /* in bursts of 1000; each event is a key of its own in the journal */
+    for (int i = 0; i < 1000; i++) {
+      uint8_t v = 1;
+      if (tr_system_send(sys, a, T_ADD, &v, 1) == 0) sent++;
+    }
+    while (atomic_load(&acks) + atomic_load(&fails) < sent && atomic_load(&fails) == 0 &&
+           t_now_ms() < end)
+      t_sleep_ms(1);
+  }
+  assert_true(atomic_load(&fails) >= 1);
+  int64_t acked = atomic_load(&acks);
+  assert_true(acked > 0);
+  tr_system_free(sys);
+
+  /* reads go on at the limit: recovery sees every acknowledged event */
+  sys = sys_on(dir, small);
+  assert_int_equal(tr_system_persist_spawn(sys, &acc_b, &aa, &o, &a), 0);
+  int64_t recovered = get_sum(sys, a);
+  assert_true(recovered >= acked);
+  tr_system_free(sys);
+
+  /* a larger limit: appends go on */
+  sys = sys_on(dir, 256u << 20);
+  atomic_store(&fails, 0);
+  assert_int_equal(tr_system_persist_spawn(sys, &acc_b, &aa, &o, &a), 0);
+  int64_t base = atomic_load(&acks);
+  for (int i = 0; i < 100; i++) {
+    uint8_t v = 1;
+    assert_int_equal(tr_system_send(sys, a, T_ADD, &v, 1), 0);
+  }
+  assert_int_equal(t_wait_ge(&acks, base + 100), base + 100);
+  assert_int_equal(atomic_load(&fails), 0);
+  assert_int_equal(get_sum(sys, a), recovered + 100);
+  tr_system_free(sys);
+  nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_recover_snapshot_replay),
+      cmocka_unit_test(test_map_limit),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
