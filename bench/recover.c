@@ -113,10 +113,9 @@ int main(int argc, char **argv) {
   /* with a snapshot at the last event: nothing left to replay */
   phase(dir, "rec/snap", (uint32_t)events, events);
   t = phase(dir, "rec/snap", (uint32_t)events, 0);
-  printf("peer=troupe bench=recover events=%llu snapshot=yes replayed=%llu replay_events_per_s=%.1f "
-         "recover_ms=%.3f\n",
-         (unsigned long long)events, (unsigned long long)atomic_load(&g_applied),
-         events / t, t * 1000);
+  /* no replay rate here: the snapshot leaves nothing (or a few) to replay */
+  printf("peer=troupe bench=recover events=%llu snapshot=yes replayed=%llu recover_ms=%.3f\n",
+         (unsigned long long)events, (unsigned long long)atomic_load(&g_applied), t * 1000);
   if (argc <= 2) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
   return 0;
 }

@@ -2,14 +2,23 @@
 # Runs troupe's benchmarks, each as a fresh OS process, and prints one median line
 # per benchmark on stdout, in the peers kit's format (../shared/peers/README.md):
 #   peer=troupe bench=<name> runs=<ok runs> <metric>=<median> ... <primary>_min=.. <primary>_max=..
+# persist and recover have one line per size instead (their group fields come first):
+#   peer=troupe bench=persist writers=<N> runs=.. events_per_s=.. p50_ms=.. p99_ms=.. ...
+#   peer=troupe bench=recover events=<N> snapshot=no|yes runs=.. replay_events_per_s=.. recover_ms=..
 #
 # usage: bench/run.sh [names...]         default: pingpong fanout spawn skynet
 #   REPS=5 bench/run.sh spawn            5 runs, median per metric
 #   PP_N=500000 bench/run.sh pingpong    other sizes (same knobs and defaults as the kit)
+#   bench/run.sh persist recover         storage: append rate/latency, replay rate
+#   REPS=1 PS_SECS=1 RC_BIG=0 bench/run.sh persist recover   quick check
 #
 # Knobs (environment): REPS (1), TIMEOUT (180 s per run), SETTLE_MAX (30 s, 0 = off),
 # NO_BUILD=1 (use the binaries as they are), BUILD_DIR (build-bench), TROUPE_THREADS (2),
-# sizes PP_N FO_S FO_M SP_K SP_SETTLE_MS SK_SIZE SK_DIV.
+# sizes PP_N FO_S FO_M SP_K SP_SETTLE_MS SK_SIZE SK_DIV;
+# persist: PS_WRITERS ("1 100 10000": one run per writer count and repetition),
+#   PS_SECS (3 s measured per run; sync mode; data dir: a fresh one under /tmp);
+# recover: RC_EVENTS (10000), RC_BIG (1000000: a second run with that many events,
+#   for the replay rate; 0 = off). Each recover run prints snapshot=no and snapshot=yes.
 # First builds a Release tree in BUILD_DIR (incremental). Raw per-run lines go to stderr
 # and build/bench-results/. Exit status: 0 all runs ok, 1 some run failed, 2 bad name.
 # bench/compare.sh sources this file for its troupe half (then main does not run).
@@ -24,6 +33,7 @@ REPS=${REPS:-1}
 TIMEOUT=${TIMEOUT:-180}
 SETTLE_MAX=${SETTLE_MAX:-30}
 DEFAULT_BENCHES="pingpong fanout spawn skynet"
+KNOWN_BENCHES="$DEFAULT_BENCHES persist recover"
 
 # Sizes: the kit's knobs and defaults, so that the same work is measured.
 PP_N=${PP_N:-2000000}
@@ -33,22 +43,52 @@ SP_K=${SP_K:-500000}
 SP_SETTLE_MS=${SP_SETTLE_MS:-500}
 SK_SIZE=${SK_SIZE:-1000000}
 SK_DIV=${SK_DIV:-10}
+PS_WRITERS=${PS_WRITERS:-"1 100 10000"}
+PS_SECS=${PS_SECS:-3}
+RC_EVENTS=${RC_EVENTS:-10000}
+RC_BIG=${RC_BIG:-1000000}
 
 say() { echo "[bench] $*" >&2; }
 
-# The one place a benchmark is plugged in: sets CMD to the argv of one run, which
-# must print one `peer=troupe bench=<name> ...` line. Returns 3 for benchmarks that
-# are announced but not written yet, 2 for unknown names.
+# The one place a benchmark is plugged in: `troupe_cmd NAME [VARIANT]` sets CMD to
+# the argv of one run, which must print `peer=troupe bench=<name> ...` line(s).
+# VARIANT is one word of `troupe_variants NAME` (the size of a benchmark that runs
+# at several sizes; empty: the first). Returns 3 for benchmarks that are announced
+# but not written yet, 2 for unknown names.
 troupe_cmd() {
-  local bin="$BUILD_DIR/bench/bench_$1"
+  local bin="$BUILD_DIR/bench/bench_$1" v=${2:-}
   case "$1" in
     pingpong) CMD=("$bin" "$PP_N") ;;
     fanout)   CMD=("$bin" "$FO_S" "$FO_M") ;;
     spawn)    CMD=("$bin" "$SP_K" "$SP_SETTLE_MS") ;;
     skynet)   CMD=("$bin" "$SK_SIZE" "$SK_DIV") ;;
-    persist | recover | remote | events | warehouse | workflow | http) return 3 ;;
+    persist)  [ -n "$v" ] || read -r v _ <<< "$PS_WRITERS"; CMD=("$bin" "$v" "$PS_SECS") ;;
+    recover)  CMD=("$bin" "${v:-$RC_EVENTS}") ;;
+    remote | events | warehouse | workflow | http) return 3 ;;
     *) return 2 ;;
   esac
+}
+
+# troupe_variants NAME: the sizes NAME runs at, one run each per repetition ("-": one).
+troupe_variants() {
+  case "$1" in
+    persist) echo "$PS_WRITERS" ;;
+    recover) if [ "$RC_BIG" != 0 ] && [ "$RC_BIG" != "$RC_EVENTS" ]; then echo "$RC_EVENTS $RC_BIG"; else echo "$RC_EVENTS"; fi ;;
+    *) echo - ;;
+  esac
+}
+
+# troupe_groups NAME: the median groups NAME yields, as the start of their lines
+# after "peer=troupe " (see bench_medians); used to report runs that never succeeded.
+troupe_groups() {
+  local v
+  for v in $(troupe_variants "$1"); do
+    case "$1" in
+      persist) echo "bench=persist writers=$v" ;;
+      recover) echo "bench=recover events=$v snapshot=no"; echo "bench=recover events=$v snapshot=yes" ;;
+      *) echo "bench=$1" ;;
+    esac
+  done
 }
 
 # Prints the names among "$@" that troupe can run now; says which are skipped.
@@ -64,12 +104,12 @@ troupe_runnable() {
 }
 
 # Release build of just the benchmark programs (tests off: faster, and not our business).
+# Configures every time (under a second): a tree configured before a bench target
+# existed has no rule for it, and `cmake --build` re-configures only for known targets.
 troupe_build() {
   [ "${NO_BUILD:-0}" = 1 ] && return 0
   [ $# -eq 0 ] && return 0
-  if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DTROUPE_TESTS=OFF >&2
-  fi
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DTROUPE_TESTS=OFF >&2
   local targets=() b
   for b in "$@"; do targets+=("bench_$b"); done
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target "${targets[@]}" >&2
@@ -78,7 +118,7 @@ troupe_build() {
 troupe_version() {
   local rev build cc
   rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-  [ -n "$(git -C "$ROOT" status --porcelain -- runtime codec include bench 2>/dev/null)" ] && rev="$rev+dirty"
+  [ -n "$(git -C "$ROOT" status --porcelain -- runtime codec storage include bench 2>/dev/null)" ] && rev="$rev+dirty"
   build=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
   cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
   cc=$("${cc:-cc}" -dumpfullversion 2>/dev/null || echo unknown)
@@ -124,22 +164,43 @@ record() {
   rm -f "$RAW.tmp"
 }
 
-troupe_run() { # troupe_run NAME REP
-  troupe_cmd "$1"
-  say "bench=$1 rep=$2 peer=troupe"
-  record "peer=troupe bench=$1 rep=$2" timeout -k 10 "$TIMEOUT" "${CMD[@]}"
+troupe_run() { # troupe_run NAME REP [VARIANT]
+  local v=${3:--} label
+  if [ "$v" = - ]; then troupe_cmd "$1"; else troupe_cmd "$1" "$v"; fi
+  label="bench=$1 rep=$2 peer=troupe"
+  case "$1" in
+    persist) label="$label writers=$v" ;;
+    recover) label="$label events=$v" ;;
+    *) [ "$v" = - ] || label="$label size=$v" ;;
+  esac
+  say "$label"
+  record "$label" timeout -k 10 "$TIMEOUT" "${CMD[@]}"
 }
 
 # Median of every numeric metric over the runs, per (peer, bench); non-numeric values
 # are taken from the first run; the primary metric (first *_per_s or ms) also gets
-# _min and _max. The kit's own awk (run.sh `medians`), so that numbers compare.
+# _min and _max. The kit's own awk (run.sh `medians`), so that numbers compare, with
+# one addition: for the benchmarks in GROUPS (bench=field,field ...) those fields join
+# the group id, so persist writers=1 and writers=100 are medians of their own; the
+# output line starts with the id (peer= bench= <group fields> runs= ...).
+BENCH_GROUPS=${BENCH_GROUPS:-"persist=writers recover=events,snapshot"}
 bench_medians() {
-  awk '
+  awk -v groups="$BENCH_GROUPS" '
+  BEGIN {
+    ng = split(groups, G, " ")
+    for (g = 1; g <= ng; g++) { eq = index(G[g], "="); gkeys["bench=" substr(G[g], 1, eq - 1)] = "," substr(G[g], eq + 1) "," }
+  }
   {
-    id = $1 " " $2
+    id = $1 " " $2; split("", ing)
+    if ($2 in gkeys)
+      for (i = 3; i <= NF; i++) {
+        eq = index($i, "=")
+        if (eq && index(gkeys[$2], "," substr($i, 1, eq - 1) ",")) { id = id " " $i; ing[i] = 1 }
+      }
     if (!(id in seen)) { seen[id] = 1; order[++nid] = id }
     nr[id]++
     for (i = 3; i <= NF; i++) {
+      if (i in ing) continue
       eq = index($i, "="); if (eq == 0) continue
       k = substr($i, 1, eq - 1); v = substr($i, eq + 1)
       kid = id SUBSEP k
@@ -172,15 +233,22 @@ bench_medians() {
 }
 
 # missing_runs RAW PEERS -- BENCHES: a runs=0 line for every pair with no ok run, so
-# that a benchmark that always failed still shows up.
+# that a benchmark that always failed still shows up (for troupe: every group of
+# troupe_groups, e.g. each writers= of persist).
 missing_runs() {
-  local raw=$1 p b; shift
+  local raw=$1 p b g; shift
   local peers=()
   while [ "$1" != -- ]; do peers+=("$1"); shift; done
   shift
   for b in "$@"; do
     for p in "${peers[@]}"; do
-      grep -q "^peer=$p bench=${b}[ _]" "$raw" || echo "peer=$p bench=$b runs=0"
+      if [ "$p" = troupe ]; then
+        while read -r g; do
+          grep -q "^peer=$p $g\( \|\$\)" "$raw" || echo "peer=$p $g runs=0"
+        done < <(troupe_groups "$b")
+      else
+        grep -q "^peer=$p bench=${b}[ _]" "$raw" || echo "peer=$p bench=$b runs=0"
+      fi
     done
   done
 }
@@ -190,14 +258,14 @@ main() {
   [ ${#names[@]} -gt 0 ] || read -r -a names <<< "$DEFAULT_BENCHES"
   for b in "${names[@]}"; do
     rc=0; troupe_cmd "$b" || rc=$?
-    [ $rc -ne 2 ] || { say "unknown benchmark: $b (known: $DEFAULT_BENCHES)"; exit 2; }
+    [ $rc -ne 2 ] || { say "unknown benchmark: $b (known: $KNOWN_BENCHES)"; exit 2; }
   done
   local run_names=()
   mapfile -t run_names < <(troupe_runnable "${names[@]}")
   [ ${#run_names[@]} -gt 0 ] || exit 0
   troupe_build "${run_names[@]}"
   mkdir -p "$OUT_DIR"
-  local stamp med rep
+  local stamp med rep v
   stamp=$(date -u +%Y%m%dT%H%M%SZ)
   RAW="$OUT_DIR/raw-$stamp.txt"
   med="$OUT_DIR/median-$stamp.txt"
@@ -206,8 +274,10 @@ main() {
   troupe_version | tee "$med" >&2
   for b in "${run_names[@]}"; do
     for ((rep = 1; rep <= REPS; rep++)); do
-      bench_settle
-      troupe_run "$b" "$rep"
+      for v in $(troupe_variants "$b"); do
+        bench_settle
+        troupe_run "$b" "$rep" "$v"
+      done
     done
   done
   { bench_medians < "$RAW"; missing_runs "$RAW" troupe -- "${run_names[@]}"; } | tee -a "$med"
