@@ -167,6 +167,7 @@ struct tr_system {
   tr_store *store;             /* persistence, when cfg.data_dir is set */
   _Atomic(struct append_req *) acks; /* store completions to deliver (persist.c) */
   _Atomic uint32_t ack_rr;
+  _Atomic int acks_busy;       /* a thread is delivering acks */
   struct tr_actor *root;
   tr_ref root_ref;
   /* global run queue: external threads, overflow of local queues */

@@ -223,9 +223,7 @@ static void req_free(tr_system *sys, append_req *r) {
 /* On a worker: turns the completions gathered so far into messages. This is
  * where acks cost something (a message, a delivery, maybe a wake-up), so it
  * runs on the schedulers, with their caches, not on the store's writer. */
-static void deliver_acks(tr_worker *w, void *arg) {
-  tr_system *sys = arg;
-  append_req *r = atomic_exchange(&sys->acks, NULL);
+static void deliver_list(tr_system *sys, append_req *r) {
   append_req *fifo = NULL; /* the list is a stack: reverse to keep seq order */
   while (r) {
     append_req *next = r->next_done;
@@ -246,6 +244,22 @@ static void deliver_acks(tr_worker *w, void *arg) {
              (unsigned long long)r->seq, tr_strerror(r->status));
     }
     req_free(sys, r);
+  }
+}
+
+/* Delivers until the list stays empty. Only one thread delivers at a time:
+ * two batches delivered at once could reach an actor out of seq order. */
+static void deliver_acks(tr_worker *w, void *arg) {
+  (void)w;
+  tr_system *sys = arg;
+  for (;;) {
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&sys->acks_busy, &expect, 1)) return; /* it loops */
+    append_req *r;
+    while ((r = atomic_exchange(&sys->acks, NULL)) != NULL) deliver_list(sys, r);
+    atomic_store(&sys->acks_busy, 0);
+    /* a push after our last exchange may have seen us busy and left it */
+    if (!atomic_load(&sys->acks)) return;
   }
 }
 

@@ -35,9 +35,7 @@ static int put_meta(MDB_txn *txn, MDB_dbi meta, const char *name, const void *pa
 }
 
 static int put_format(MDB_txn *txn, MDB_dbi meta, uint32_t fmt) {
-  /* the format record is the one value without a header: every version,
-   * past and future, must be able to read it */
-  uint8_t b[4];
+  uint8_t b[4]; /* raw: see the top of this file */
   st_be32(b, fmt);
   MDB_val k = {6, "format"}, v = {4, b};
   return mdb_put(txn, meta, &k, &v, 0);

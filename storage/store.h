@@ -165,7 +165,9 @@ typedef struct tr_store_req {
 } tr_store_req;
 
 /* Queues req for the writer. Requests submitted by one thread are applied in
- * submission order, as is a request submitted after another's completion.
+ * submission order, as is a request submitted after another's completion;
+ * completions run in the order the requests were applied, and done may run
+ * before tr_store_submit has returned.
  * Cheap argument checks fail here, synchronously and without calling done:
  * TR_EINVAL (bad kind, table or length), TR_ETOOBIG (key or value over its
  * limit), TR_ESTOPPED (closing), TR_EPERM (read-only store). Otherwise

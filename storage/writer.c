@@ -47,8 +47,13 @@ struct st_writer {
   size_t cap_pend;
   st_fold fold;
   uint64_t round;
-  uint64_t last_sync_ns;
-  bool unsynced;
+  /* nosync mode: a flusher thread syncs every sync_ms, so that the writer
+   * never stalls behind a flush of everything written meanwhile */
+  pthread_t flusher;
+  bool flusher_started;
+  bool flusher_stop; /* under flush_mu */
+  pthread_mutex_t flush_mu;
+  pthread_cond_t flush_cv;
   bool panicked; /* MDB_PANIC: the environment is unusable until reopened */
 };
 
@@ -92,7 +97,7 @@ static size_t take_batch(tr_store *s, st_writer *w) {
     if (n == w->cap) {
       size_t nc = w->cap ? w->cap * 2 : 1024;
       tr_store_req **nb = realloc(w->batch, nc * sizeof *nb);
-      if (!nb) break; /* a smaller batch then (n >= 1: cap starts at 1024) */
+      if (!nb) break; /* a smaller batch then (n >= 1: the array starts with room) */
       w->batch = nb;
       w->cap = nc;
     }
@@ -194,6 +199,7 @@ static size_t run_batch(tr_store *s, st_writer *w, tr_store_req **b, size_t n) {
     int rc = mdb_txn_begin(s->env, NULL, 0, &t.txn);
     if (rc) {
       st_gate_leave(s, d);
+      if (rc == MDB_MAP_RESIZED && st_adopt_mapsize(s) == 0) continue;
       tr_log(TR_LOG_ERROR, ST_LOG, "%s: cannot begin a write transaction: %s", s->dir,
              mdb_strerror(rc));
       if (rc == MDB_PANIC) w->panicked = true;
@@ -246,7 +252,6 @@ static size_t run_batch(tr_store *s, st_writer *w, tr_store_req **b, size_t n) {
             ops += k;
           }
         atomic_fetch_add(&s->st_ops, ops);
-        w->unsynced = s->durability == TR_STORE_NOSYNC;
         return live;
       }
       t.mdb_rc = rc;
@@ -310,80 +315,103 @@ static void complete(tr_store *s, tr_store_req **b, size_t n) {
   atomic_fetch_add(&s->st_requests, n);
 }
 
-static void maybe_sync(tr_store *s, st_writer *w, bool force) {
-  if (!w->unsynced) return;
-  uint64_t now = st_now_ns();
-  if (!force && now - w->last_sync_ns < (uint64_t)s->sync_ms * 1000000u) return;
-  int rc = mdb_env_sync(s->env, 1);
-  if (rc) tr_log(TR_LOG_ERROR, ST_LOG, "%s: flushing to disk failed: %s", s->dir, mdb_strerror(rc));
-  w->last_sync_ns = now;
-  w->unsynced = false;
+static void *flusher_main(void *arg) {
+  tr_store *s = arg;
+  st_writer *w = s->w;
+  pthread_setname_np(pthread_self(), "tr-store-sync");
+  uint64_t synced = atomic_load(&s->st_commits);
+  pthread_mutex_lock(&w->flush_mu);
+  while (!w->flusher_stop) {
+    uint64_t at = st_now_ns() + (uint64_t)s->sync_ms * 1000000u;
+    struct timespec ts = {(time_t)(at / 1000000000u), (long)(at % 1000000000u)};
+    while (!w->flusher_stop &&
+           pthread_cond_timedwait(&w->flush_cv, &w->flush_mu, &ts) != ETIMEDOUT) {
+    }
+    if (w->flusher_stop) break;
+    uint64_t c = atomic_load(&s->st_commits);
+    if (c == synced) continue;
+    pthread_mutex_unlock(&w->flush_mu);
+    /* an fdatasync of the data file: safe next to the writer's commits */
+    int rc = mdb_env_sync(s->env, 1);
+    if (rc)
+      tr_log(TR_LOG_ERROR, ST_LOG, "%s: flushing to disk failed: %s", s->dir, mdb_strerror(rc));
+    synced = c;
+    pthread_mutex_lock(&w->flush_mu);
+  }
+  pthread_mutex_unlock(&w->flush_mu);
+  return NULL;
 }
 
-static void wait_work(tr_store *s, st_writer *w) {
+static void wait_work(tr_store *s) {
   atomic_store(&s->sleeping, 1);
   if (atomic_load(&s->inbox) || atomic_load(&s->closing)) {
     atomic_store(&s->sleeping, 0);
     return;
   }
   pthread_mutex_lock(&s->wake_mu);
-  if (w->unsynced) {
-    uint64_t at = w->last_sync_ns + (uint64_t)s->sync_ms * 1000000u;
-    struct timespec ts = {(time_t)(at / 1000000000u), (long)(at % 1000000000u)};
-    while (atomic_load(&s->sleeping))
-      if (pthread_cond_timedwait(&s->wake_cv, &s->wake_mu, &ts) == ETIMEDOUT) break;
-  } else {
-    while (atomic_load(&s->sleeping)) pthread_cond_wait(&s->wake_cv, &s->wake_mu);
-  }
+  while (atomic_load(&s->sleeping)) pthread_cond_wait(&s->wake_cv, &s->wake_mu);
   pthread_mutex_unlock(&s->wake_mu);
-  atomic_store(&s->sleeping, 0);
 }
 
 static void *writer_main(void *arg) {
   tr_store *s = arg;
   st_writer *w = s->w;
   pthread_setname_np(pthread_self(), "tr-store-writer");
-  w->last_sync_ns = st_now_ns();
   for (;;) {
     collect(s, w);
     if (!w->head) {
-      if (s->durability == TR_STORE_NOSYNC) maybe_sync(s, w, false);
       if (atomic_load(&s->closing)) {
         if (atomic_load(&s->submitting) == 0 && !atomic_load(&s->inbox)) break;
         sched_yield(); /* a submitter is between its check and its push */
         continue;
       }
-      wait_work(s, w);
+      wait_work(s);
       continue;
     }
     size_t n = take_batch(s, w);
     size_t done = run_batch(s, w, w->batch, n);
     if (done < n) push_front(w, w->batch + done, n - done);
     complete(s, w->batch, done);
-    if (s->durability == TR_STORE_NOSYNC) maybe_sync(s, w, false);
   }
-  maybe_sync(s, w, true);
   return NULL;
 }
 
 int st_writer_start(tr_store *s, st_seqmap *seed, uint64_t round) {
   st_writer *w = calloc(1, sizeof *w);
   if (!w) return TR_ENOMEM;
-  if (st_seqmap_init(&w->overlay, 1024)) {
+  w->cap = 1024;
+  w->batch = malloc(w->cap * sizeof *w->batch);
+  if (!w->batch || st_seqmap_init(&w->overlay, 1024)) {
+    free(w->batch);
     free(w);
     return TR_ENOMEM;
   }
   w->map = *seed; /* taken over */
   w->round = round;
+  pthread_mutex_init(&w->flush_mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&w->flush_cv, &ca);
+  pthread_condattr_destroy(&ca);
   s->w = w;
   if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
     s->w = NULL;
     memset(&w->map, 0, sizeof w->map); /* still the caller's */
     st_seqmap_free(&w->overlay);
+    pthread_mutex_destroy(&w->flush_mu);
+    pthread_cond_destroy(&w->flush_cv);
+    free(w->batch);
     free(w);
     return TR_EIO;
   }
   s->thread_started = true;
+  if (s->durability == TR_STORE_NOSYNC &&
+      pthread_create(&w->flusher, NULL, flusher_main, s) == 0)
+    w->flusher_started = true;
+  if (s->durability == TR_STORE_NOSYNC && !w->flusher_started)
+    tr_log(TR_LOG_WARN, ST_LOG, "%s: no flusher thread: nosync data reaches disk only at close",
+           s->dir);
   return 0;
 }
 
@@ -397,6 +425,20 @@ void st_writer_stop(tr_store *s) {
   pthread_join(s->thread, NULL);
   s->thread_started = false;
   st_writer *w = s->w;
+  if (w->flusher_started) {
+    pthread_mutex_lock(&w->flush_mu);
+    w->flusher_stop = true;
+    pthread_cond_signal(&w->flush_cv);
+    pthread_mutex_unlock(&w->flush_mu);
+    pthread_join(w->flusher, NULL);
+  }
+  if (s->durability == TR_STORE_NOSYNC) {
+    int rc = mdb_env_sync(s->env, 1);
+    if (rc)
+      tr_log(TR_LOG_ERROR, ST_LOG, "%s: flushing to disk failed: %s", s->dir, mdb_strerror(rc));
+  }
+  pthread_mutex_destroy(&w->flush_mu);
+  pthread_cond_destroy(&w->flush_cv);
   st_seqmap_free(&w->map);
   st_seqmap_free(&w->overlay);
   st_arena_free(&w->arena);

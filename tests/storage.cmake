@@ -3,7 +3,6 @@
 # from tests/CMakeLists.txt.
 foreach(t storage storage_writer storage_journal storage_kv storage_crash)
   troupe_unit_test(${t})
-  target_include_directories(test_${t} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 endforeach()
 
 # a quick throughput/latency probe of the group-commit writer (not run by

@@ -2,7 +2,7 @@
  * and reopening a store, the dir lock, user tables, the format version
  * record (a newer format is refused, an older one upgraded), read-only
  * opens and argument checks. */
-#include "storage/st_harness.h"
+#include "../storage/st_harness.h"
 #include "storage/internal.h"
 
 static void test_crc32c(void **st) {

@@ -7,10 +7,12 @@
  * Children are forked while the parent has no store open, and report over a
  * pipe (each record one write(2) of at most PIPE_BUF bytes, so records never
  * interleave). TROUPE_SEED=<n> repeats a run's kill schedule. */
+#include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/wait.h>
 
-#include "storage/st_harness.h"
+#include "../storage/st_harness.h"
 
 static void read_full(int fd, void *buf, size_t n) {
   uint8_t *p = buf;
@@ -80,7 +82,7 @@ static void test_stale_readers(void **st) {
 enum { NP = 6, WIN = 32 };
 
 typedef struct {
-  uint32_t pid; /* index; NP = "ready" */
+  uint32_t pid; /* index; NP = "ready"; NP + 1 = commit count in seq */
   uint32_t pad;
   uint64_t seq;
 } rec;
@@ -149,7 +151,13 @@ static void crash_child(const char *dir, int fd) {
   pthread_t th;
   for (int i = 0; i < NP; i++)
     if (pthread_create(&th, NULL, child_thread, &t[i]) != 0) _exit(8);
-  for (;;) pause();
+  for (;;) { /* report the commit count, so the parent can let it run long enough */
+    tr_store_stats ss;
+    tr_store_stats_get(s, &ss);
+    rec c = {NP + 1, 0, ss.commits};
+    if (write(fd, &c, sizeof c) != (ssize_t)sizeof c) _exit(9);
+    usleep(5000);
+  }
 }
 
 typedef struct {
@@ -189,21 +197,42 @@ static void test_kill9(void **st) {
     rec r;
     read_full(p[0], &r, sizeof r);
     assert_int_equal(r.pid, NP); /* ready: it opened the store */
-    /* let it run for 5..60 ms of appends, reading its acks meanwhile */
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    /* let it run for 5..60 ms of appends; every 5th time until it made
+     * 200 commits and then 0..100 ms more, long enough for journal log
+     * tables to be folded and dropped */
     seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-    uint64_t run_ms = 5 + (seed >> 33) % 56;
-    uint64_t end = st_t_now_ms() + run_ms;
-    while (st_t_now_ms() < end) {
-      struct timespec ts = {0, 200000};
-      nanosleep(&ts, NULL);
+    bool long_run = round % 5 == 4;
+    uint64_t run_ms = long_run ? (seed >> 33) % 101 : 5 + (seed >> 33) % 56;
+    uint64_t commits = 0, start = st_t_now_ms(), end = start + run_ms;
+    /* drain acks meanwhile, so the child never blocks on a full pipe */
+    while (st_t_now_ms() < end || (long_run && commits < 200 && st_t_now_ms() < start + ST_WAIT_MS)) {
+      ssize_t got = read(p[0], &r, sizeof r);
+      if (got == (ssize_t)sizeof r) {
+        if (r.pid == NP + 1) {
+          commits = r.seq;
+          if (long_run && commits < 200) end = st_t_now_ms() + run_ms;
+          continue;
+        }
+        assert_true(r.pid < NP);
+        assert_true(r.seq > acked[r.pid]);
+        acked[r.pid] = r.seq;
+        total_acked++;
+      } else {
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+      }
     }
+    if (long_run) assert_true(commits >= 200);
     kill(pid, SIGKILL);
     int wst;
     waitpid(pid, &wst, 0);
     assert_true(WIFSIGNALED(wst)); /* it did not exit on an error of its own */
     /* every ack it sent, also those still in the pipe */
+    fcntl(p[0], F_SETFL, 0);
     ssize_t n;
     while ((n = read(p[0], &r, sizeof r)) == (ssize_t)sizeof r) {
+      if (r.pid == NP + 1) continue;
       assert_true(r.pid < NP);
       assert_true(r.seq > acked[r.pid]); /* acks come in order, none twice */
       acked[r.pid] = r.seq;

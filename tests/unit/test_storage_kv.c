@@ -1,7 +1,7 @@
 /* test_storage_kv.c - the KV table with per-key TTL (lazy expiry on read,
  * sweeps that remove expired keys through the time-ordered index) and
  * durable FIFO queues (append, read from an offset, ack) across reopens. */
-#include "storage/st_harness.h"
+#include "../storage/st_harness.h"
 
 static int kv_get(tr_store *s, const char *key, char *out, size_t cap, uint64_t *exp) {
   tr_store_view *v;

@@ -3,7 +3,7 @@
  * growth up to the limit and past it once raised, failures confined to
  * their own request, completions that submit, close draining the queue,
  * and map growth waiting for (nested) views. */
-#include "storage/st_harness.h"
+#include "../storage/st_harness.h"
 #include "storage/internal.h"
 
 enum { W = 256 }; /* requests in flight per thread */
