@@ -26,6 +26,16 @@ for sig in TERM INT; do
   [ "$(grep -c 'node up' "$T/out.$sig")" = 1 ] || die "more than one 'up' line"
 done
 
+# a second node on the same data dir is refused while the first runs
+( cd "$T" && exec "$TROUPE" ) >"$T/first" 2>&1 &
+pid=$!; PIDS+=("$pid")
+wait_for "$T/first" 'node up'
+rc=0; ( cd "$T" && exec "$TROUPE" ) >"$T/second" 2>&1 || rc=$?
+[ "$rc" = 1 ] || die "second node on one data dir: exit $rc, want 1"
+grep -q 'cannot start the node' "$T/second" || die "second node: no clear message"
+kill -TERM "$pid"; wait_exit "$pid"
+[ "$EXIT_RC" = 0 ] || die "first node: exit $EXIT_RC"
+
 # an unusable data dir is a clear error, not a crash
 touch "$T/file"
 rc=0; "$TROUPE" --data-dir "$T/file" >"$T/bad" 2>&1 || rc=$?

@@ -140,10 +140,12 @@ int main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  tr_config cfg = {.threads = o.threads};
+  /* the node's store lives in the data dir; a second node on the same dir
+   * is refused (the store takes an exclusive lock) */
+  tr_config cfg = {.threads = o.threads, .data_dir = abs_dir};
   tr_system *sys;
   if ((rc = tr_system_new(&cfg, &sys)) < 0) {
-    tr_log(TR_LOG_ERROR, "troupe", "cannot start the runtime: %s", tr_strerror(rc));
+    tr_log(TR_LOG_ERROR, "troupe", "cannot start the node: %s", tr_strerror(rc));
     return 1;
   }
   /* the node supervisor: platform services start under it (later issues) */
