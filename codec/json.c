@@ -97,12 +97,11 @@ static int emit(const json_t *v, tr_pack *pk, uint32_t depth, uint32_t max_depth
   return TR_EPROTO;
 }
 
-int tr_json_to_msgpack(const char *json, size_t len, const tr_json_opts *opts, tr_pack *out,
-                       char *err, size_t err_len) {
-  uint32_t max_depth;
+int tr_json_begin(const void *in, size_t len, const tr_json_opts *opts, const tr_pack *out,
+                  char *err, size_t err_len, uint32_t *max_depth) {
   size_t max_size;
   if (err && err_len) err[0] = '\0';
-  if (!out || (!json && len) || tr_json_limits(opts, &max_depth, &max_size) < 0) {
+  if (!out || (!in && len) || tr_json_limits(opts, max_depth, &max_size) < 0) {
     tr_json_err(err, err_len, "invalid arguments");
     return TR_EINVAL;
   }
@@ -111,6 +110,14 @@ int tr_json_to_msgpack(const char *json, size_t len, const tr_json_opts *opts, t
     tr_json_err(err, err_len, "input of %zu bytes is over the limit of %zu", len, max_size);
     return TR_ETOOBIG;
   }
+  return 0;
+}
+
+int tr_json_to_msgpack(const char *json, size_t len, const tr_json_opts *opts, tr_pack *out,
+                       char *err, size_t err_len) {
+  uint32_t max_depth;
+  int brc = tr_json_begin(json, len, opts, out, err, err_len, &max_depth);
+  if (brc < 0) return brc;
   int line, col;
   if (json && too_deep(json, len, max_depth, &line, &col)) {
     tr_json_err(err, err_len, "line %d, column %d: nesting deeper than %u", line, col,

@@ -219,17 +219,8 @@ static int walk(emitter *e, const uint8_t *p, const uint8_t *end, uint32_t max_d
 int tr_json_from_msgpack(const void *mp, size_t len, const tr_json_opts *opts, tr_pack *out,
                          char *err, size_t err_len) {
   uint32_t max_depth;
-  size_t max_size;
-  if (err && err_len) err[0] = '\0';
-  if (!out || (!mp && len) || tr_json_limits(opts, &max_depth, &max_size) < 0) {
-    tr_json_err(err, err_len, "invalid arguments");
-    return TR_EINVAL;
-  }
-  if (out->err) return out->err;
-  if (len > max_size) {
-    tr_json_err(err, err_len, "input of %zu bytes is over the limit of %zu", len, max_size);
-    return TR_ETOOBIG;
-  }
+  int brc = tr_json_begin(mp, len, opts, out, err, err_len, &max_depth);
+  if (brc < 0) return brc;
   emitter e = {out, mp, err, err_len};
   size_t len0 = out->len;
   int rc = mp ? walk(&e, mp, (const uint8_t *)mp + len, max_depth) : TR_EPROTO;

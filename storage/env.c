@@ -21,6 +21,12 @@ static const char *const table_names[TBL_USER0] = {
     "meta", "journal", "jlog0", "jlog1", "jlog2", "jmeta", "snap", "kv", "kvexp", "queue", "qmeta"};
 _Static_assert(JLOG_TABLES == 3, "table_names lists three jlog tables");
 
+int st_scan_result(int rc, int stop, bool corrupt) {
+  if (rc) return st_mdb_err(rc);
+  if (stop) return stop < 0 ? stop : 0;
+  return corrupt ? TR_ECORRUPT : 0;
+}
+
 int st_mdb_err(int rc) {
   switch (rc) {
   case 0: return 0;

@@ -150,6 +150,9 @@ struct tr_store {
 };
 
 int st_mdb_err(int rc); /* LMDB or errno code -> TR_E* */
+/* Result of a ranged read: an LMDB error, else a negative stop value from
+ * the callback, else TR_ECORRUPT if a record was skipped, else 0. */
+int st_scan_result(int rc, int stop, bool corrupt);
 
 /* format.c: in the open's transaction (write, unless read-only) */
 int st_check_format(tr_store *s, MDB_txn *txn);

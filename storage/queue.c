@@ -106,9 +106,7 @@ int tr_queue_read(tr_store *s, tr_store_view *v, const void *name, size_t nlen, 
   mdb_cursor_close(c);
 out:
   st_rview_end(&rv);
-  if (rc) return st_mdb_err(rc);
-  if (stop) return stop < 0 ? stop : 0;
-  return corrupt ? TR_ECORRUPT : 0;
+  return st_scan_result(rc, stop, corrupt);
 }
 
 int tr_queue_info(tr_store *s, tr_store_view *v, const void *name, size_t nlen, uint64_t *first,

@@ -73,9 +73,7 @@ int tr_table_scan(tr_store *s, tr_store_view *v, uint32_t table, const void *pre
   mdb_cursor_close(c);
 out:
   st_rview_end(&rv);
-  if (rc) return st_mdb_err(rc);
-  if (stop) return stop < 0 ? stop : 0;
-  return corrupt ? TR_ECORRUPT : 0;
+  return st_scan_result(rc, stop, corrupt);
 }
 
 int tr_store_table(tr_store *s, const char *name, uint32_t *id) {
