@@ -36,21 +36,22 @@ struct tr_persist_data {
   uint32_t every, keep;
   int failed;         /* an append failed: this incarnation appends no more */
   uint64_t corrupt;   /* events skipped as corrupt during recovery */
-  struct recover_job *job;
 };
 
 /* ------------------------------------------------------------ recovery */
 
+/* One read on the blocking pool. The job owns this struct and frees it, so
+ * an actor that stops while a read is in flight leaves nothing shared. */
 typedef struct recover_job {
   tr_system *sys;
-  char pid[TR_STORE_MAX_PID + 1];
-  size_t pid_len;
   uint64_t from;      /* first seq to read; 0 = also load the newest snapshot */
+  size_t pid_len;
+  char pid[TR_STORE_MAX_PID + 1];
 } recover_job;
 
 /* Chunk layout (internal, native endian, one process):
  *   u8 has_snapshot, u8 more, u8 corrupt, u8 pad, u32 count,
- *   u64 highest, [u64 snap_seq, u64 snap_len, snap bytes],
+ *   u64 highest, u64 next_from, [u64 snap_seq, u64 snap_len, snap bytes],
  *   count x (u64 seq, u64 len, bytes) */
 typedef struct {
   tr_buf *out;
@@ -76,8 +77,7 @@ static int chunk_item(void *arg, uint64_t seq, const void *data, size_t len) {
   return 0;
 }
 
-static int recover_read(void *arg, tr_buf *out) {
-  recover_job *j = arg;
+static int recover_read_job(recover_job *j, tr_buf *out) {
   tr_store *st = j->sys->store;
   tr_store_view *v;
   int rc = tr_store_view_begin(st, &v);
@@ -88,6 +88,7 @@ static int recover_read(void *arg, tr_buf *out) {
   rc = tr_buf_append(out, hdr, sizeof hdr);
   if (!rc) rc = tr_journal_highest(st, v, j->pid, j->pid_len, &highest);
   if (!rc) rc = put_u64(out, highest);
+  if (!rc) rc = put_u64(out, 0); /* next_from, filled in below */
   uint64_t from = j->from;
   if (!rc && from == 0) {
     uint64_t sseq = 0;
@@ -118,14 +119,29 @@ static int recover_read(void *arg, tr_buf *out) {
   if (rc < 0) return rc;
   out->data[1] = (uint8_t)c.full;
   memcpy(out->data + 4, &c.count, sizeof c.count);
-  j->from = c.full ? c.last + 1 : 0;
+  uint64_t next = c.full ? c.last + 1 : 0;
+  memcpy(out->data + 16, &next, sizeof next);
   return 0;
 }
 
-static int submit_recovery(tr_ctx *ctx, struct tr_persist_data *d) {
+static int recover_read(void *arg, tr_buf *out) {
+  int rc = recover_read_job(arg, out);
+  free(arg);
+  return rc;
+}
+
+/* Queues the read of the chunk that starts at from (0: snapshot first). */
+static int submit_recovery(tr_ctx *ctx, struct tr_persist_data *d, uint64_t from) {
   tr_system *sys = tr_tls_sys;
-  return tr_blocking_run(sys, tr_actor_self(ctx), recover_read, d->job, TR_SYS_RECOVER_CHUNK, 1,
-                         NULL);
+  recover_job *j = malloc(sizeof *j);
+  if (!j) return TR_ENOMEM;
+  j->sys = sys;
+  j->from = from;
+  j->pid_len = d->pid_len;
+  memcpy(j->pid, d->pid, d->pid_len);
+  int rc = tr_blocking_run(sys, tr_actor_self(ctx), recover_read, j, TR_SYS_RECOVER_CHUNK, 1, NULL);
+  if (rc < 0) free(j);
+  return rc;
 }
 
 static struct tr_persist_data *pdata(tr_ctx *ctx) {
@@ -148,16 +164,16 @@ int tr_persist_on_chunk(tr_ctx *ctx, const tr_msg *m) {
     return TR_EIO;
   }
   const uint8_t *p = m->data, *end = m->data + m->len;
-  if (m->len < 16) return TR_ECORRUPT;
+  if (m->len < 24) return TR_ECORRUPT;
   int has_snap = p[0], more = p[1], corrupt = p[2];
   uint32_t count;
   memcpy(&count, p + 4, sizeof count);
-  uint64_t highest = rd_u64(p + 8);
-  p += 16;
+  uint64_t highest = rd_u64(p + 8), next_from = rd_u64(p + 16);
+  p += 24;
   const tr_persistent *pb = d->p;
-  /* the job already points past this chunk: read the next one meanwhile */
+  /* read the next chunk while this one is applied */
   if (more) {
-    int rc = submit_recovery(ctx, d);
+    int rc = submit_recovery(ctx, d, next_from);
     if (rc < 0) return rc;
   }
   if (has_snap) {
@@ -186,8 +202,6 @@ int tr_persist_on_chunk(tr_ctx *ctx, const tr_msg *m) {
   if (more) return 0;
   /* done: events may have been deleted after a snapshot, or be corrupt */
   if (highest > d->last) d->last = d->acked = highest;
-  free(d->job);
-  d->job = NULL;
   atomic_fetch_and(&ctx->state, ~(uint32_t)TR_AS_RECOVERING);
   /* TR_MSG_RECOVERED goes first, before anything in the mailbox */
   tr_mnode *n = tr_msg_new(tr_tls_sys, TR_REF_NONE, TR_MSG_RECOVERED, 0, d->last, NULL, 0);
@@ -368,12 +382,7 @@ void tr_persist_after_callback(tr_ctx *ctx) {
   d->snap_seq = d->last;
 }
 
-void tr_persist_free(void *p) {
-  struct tr_persist_data *d = p;
-  if (!d) return;
-  free(d->job);
-  free(d);
-}
+void tr_persist_free(void *p) { free(p); }
 
 /* ------------------------------------------------------------ spawn */
 
@@ -385,21 +394,12 @@ static int persist_spawn(tr_system *sys, tr_actor *parent, int adopt, const tr_p
   if (!plen || plen > TR_STORE_MAX_PID) return TR_EINVAL;
   if (!sys->store) return TR_ENOTSUP;
   struct tr_persist_data *d = calloc(1, sizeof *d);
-  recover_job *j = calloc(1, sizeof *j);
-  if (!d || !j) {
-    free(d);
-    free(j);
-    return TR_ENOMEM;
-  }
+  if (!d) return TR_ENOMEM;
   d->p = p;
   memcpy(d->pid, o->id, plen);
   d->pid_len = plen;
   d->every = o->snapshot_every;
   d->keep = o->snapshot_keep;
-  j->sys = sys;
-  memcpy(j->pid, o->id, plen);
-  j->pid_len = plen;
-  d->job = j;
   /* spawn owns d: it attaches it before init and starts recovery after */
   return tr_actor_spawn_under(sys, parent, adopt, &p->base, arg, &o->spawn, NULL, 0, out, NULL, d);
 }
@@ -407,7 +407,7 @@ static int persist_spawn(tr_system *sys, tr_actor *parent, int adopt, const tr_p
 /* Called by spawn once init succeeded, still owning the actor. */
 int tr_persist_start_recovery(tr_ctx *ctx) {
   struct tr_persist_data *d = pdata(ctx);
-  return d ? submit_recovery(ctx, d) : 0;
+  return d ? submit_recovery(ctx, d, 0) : 0;
 }
 
 int tr_persist_spawn(tr_ctx *ctx, const tr_persistent *p, const void *arg,
