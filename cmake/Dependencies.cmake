@@ -5,9 +5,10 @@ pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(MSGPACK REQUIRED IMPORTED_TARGET msgpack)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 
 # Everything component code links against, in one interface target.
 add_library(troupe_deps INTERFACE)
 target_link_libraries(troupe_deps INTERFACE PkgConfig::LIBUV PkgConfig::MSGPACK
-  PkgConfig::JANSSON PkgConfig::LMDB Threads::Threads m)
+  PkgConfig::JANSSON PkgConfig::LMDB PkgConfig::SODIUM Threads::Threads m)
 target_include_directories(troupe_deps INTERFACE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR})

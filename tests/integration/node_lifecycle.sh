@@ -17,19 +17,40 @@ rc=0; "$TROUPE" stray 2>/dev/null || rc=$?
 for sig in TERM INT; do
   ( cd "$T" && exec "$TROUPE" ) >"$T/out.$sig" 2>&1 &
   pid=$!; PIDS+=("$pid")
-  wait_for "$T/out.$sig" 'node up: .*schedulers, data dir .*/troupe-data'
+  wait_for "$T/out.$sig" 'node [0-9a-f]{16} up: .*schedulers, data dir .*/troupe-data'
   [ -d "$T/troupe-data" ] || die "no data dir created"
   kill -"$sig" "$pid"
   wait_exit "$pid"
   [ "$EXIT_RC" = 0 ] || die "exit status $EXIT_RC after SIG$sig"
   grep -q 'stopped' "$T/out.$sig" || die "no 'stopped' line after SIG$sig"
-  [ "$(grep -c 'node up' "$T/out.$sig")" = 1 ] || die "more than one 'up' line"
+  [ "$(grep -cE 'node [0-9a-f]{16} up' "$T/out.$sig")" = 1 ] || die "more than one 'up' line"
 done
+
+# keys: created on first start (0600), kept across restarts
+for f in node.key cluster.secret admin.key; do
+  [ "$(stat -c %a "$T/troupe-data/$f")" = 600 ] || die "$f is not mode 0600"
+done
+id1=$(grep -oE 'node [0-9a-f]{16} up' "$T/out.TERM")
+id2=$(grep -oE 'node [0-9a-f]{16} up' "$T/out.INT")
+[ "$id1" = "$id2" ] || die "node id changed across restarts: $id1 / $id2"
+
+# troupe init: a fresh dir gets every key; a second init refuses
+"$TROUPE" --data-dir "$T/fresh" init >"$T/init.out" || die "init failed"
+grep -q 'cluster.secret' "$T/init.out" || die "init: no explanation printed"
+for f in node.key node.pub cluster.secret admin.key; do [ -f "$T/fresh/$f" ] || die "init: no $f"; done
+rc=0; "$TROUPE" --data-dir "$T/fresh" init >/dev/null 2>"$T/init2.err" || rc=$?
+[ "$rc" = 1 ] || die "second init: exit $rc, want 1"
+grep -q 'already exists' "$T/init2.err" || die "second init: no clear message"
+# a loose secret is refused
+chmod 644 "$T/fresh/cluster.secret"
+rc=0; "$TROUPE" --data-dir "$T/fresh" >"$T/loose" 2>&1 || rc=$?
+[ "$rc" = 1 ] || die "loose secret: exit $rc, want 1"
+grep -q 'chmod 600' "$T/loose" || die "loose secret: no clear message"
 
 # a second node on the same data dir is refused while the first runs
 ( cd "$T" && exec "$TROUPE" ) >"$T/first" 2>&1 &
 pid=$!; PIDS+=("$pid")
-wait_for "$T/first" 'node up'
+wait_for "$T/first" 'node [0-9a-f]{16} up'
 rc=0; ( cd "$T" && exec "$TROUPE" ) >"$T/second" 2>&1 || rc=$?
 [ "$rc" = 1 ] || die "second node on one data dir: exit $rc, want 1"
 grep -q 'cannot start the node' "$T/second" || die "second node: no clear message"

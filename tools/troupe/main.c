@@ -15,20 +15,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster/identity.h"
 #include "troupe/troupe.h"
 
 typedef struct {
   uint32_t threads;
   const char *data_dir;
   int log_level;
+  const char *command; /* "init", or NULL: run the node */
 } options;
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: troupe [options]\n"
+          "usage: troupe [options]          start a node\n"
+          "       troupe [options] init     create the data dir's keys: the node's\n"
+          "                                 key pair, a cluster secret and an admin key\n"
           "\n"
           "Starts a troupe node. With no options: a single node with data in\n"
-          "./troupe-data and one scheduler thread per core.\n"
+          "./troupe-data and one scheduler thread per core; missing keys are\n"
+          "created on first start.\n"
           "\n"
           "options:\n"
           "  -t, --threads N      scheduler threads (default: number of cores)\n"
@@ -103,6 +108,8 @@ static int parse(int argc, char **argv, options *o) {
       return 2;
     }
   }
+  o->command = NULL;
+  if (optind < argc && strcmp(argv[optind], "init") == 0) o->command = argv[optind++];
   if (optind < argc) {
     fprintf(stderr, "troupe: unexpected argument '%s'\n", argv[optind]);
     usage(stderr);
@@ -132,6 +139,33 @@ int main(int argc, char **argv) {
   char abs_dir[PATH_MAX];
   if (!realpath(o.data_dir, abs_dir)) snprintf(abs_dir, sizeof abs_dir, "%s", o.data_dir);
 
+  tr_identity id;
+  char err[512];
+  if (o.command) { /* init */
+    if ((rc = tr_identity_init(abs_dir, &id, err, sizeof err)) < 0) {
+      tr_log(TR_LOG_ERROR, "troupe", "init: %s", err);
+      return 1;
+    }
+    printf("initialised %s: node %016llx\n"
+           "  node.key, node.pub   this node's key pair (keep node.key here)\n"
+           "  cluster.secret       copy to every node of the cluster (mode 0600)\n"
+           "  admin.key            copy to operators for troupectl (mode 0600)\n",
+           abs_dir, (unsigned long long)id.node_id);
+    tr_identity_clear(&id);
+    return 0;
+  }
+  if ((rc = tr_identity_load(abs_dir, 1, &id, err, sizeof err)) < 0) {
+    tr_log(TR_LOG_ERROR, "troupe", "%s", err);
+    return 1;
+  }
+  if (id.created)
+    tr_log(TR_LOG_INFO, "troupe", "created %s%s%sin %s (single node: no set-up needed)",
+           id.created & TR_ID_NODE ? "a node key pair, " : "",
+           id.created & TR_ID_SECRET ? "a cluster secret, " : "",
+           id.created & TR_ID_ADMIN ? "an admin key " : "", abs_dir);
+  uint64_t node_id = id.node_id;
+  tr_identity_clear(&id); /* the cluster layer will keep what it needs */
+
   /* signals are taken by sigwait on this thread, never by the schedulers */
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -142,7 +176,7 @@ int main(int argc, char **argv) {
 
   /* the node's store lives in the data dir; a second node on the same dir
    * is refused (the store takes an exclusive lock) */
-  tr_config cfg = {.threads = o.threads, .data_dir = abs_dir};
+  tr_config cfg = {.threads = o.threads, .data_dir = abs_dir, .node_id = node_id};
   tr_system *sys;
   if ((rc = tr_system_new(&cfg, &sys)) < 0) {
     tr_log(TR_LOG_ERROR, "troupe", "cannot start the node: %s", tr_strerror(rc));
@@ -157,8 +191,8 @@ int main(int argc, char **argv) {
     tr_system_free(sys);
     return 1;
   }
-  tr_log(TR_LOG_INFO, "troupe", "node up: version %s, pid %d, %u schedulers, data dir %s",
-         tr_version(), (int)getpid(), tr_system_threads(sys), abs_dir);
+  tr_log(TR_LOG_INFO, "troupe", "node %016llx up: version %s, pid %d, %u schedulers, data dir %s",
+         (unsigned long long)node_id, tr_version(), (int)getpid(), tr_system_threads(sys), abs_dir);
 
   int sig = 0;
   sigwait(&sigs, &sig);
