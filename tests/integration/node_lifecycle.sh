@@ -62,4 +62,14 @@ touch "$T/file"
 rc=0; "$TROUPE" --data-dir "$T/file" >"$T/bad" 2>&1 || rc=$?
 [ "$rc" = 1 ] || die "data dir on a file: exit $rc, want 1"
 grep -q 'cannot use data dir' "$T/bad" || die "data dir error message"
+# configuration: defaults < YAML file < TROUPE_* < flags, as troupe config shows it
+printf 'threads: 3\nnode_name: "from-yaml"\nseeds: ["tcp://127.0.0.1:7500"]\n' >"$T/troupe.yaml"
+out=$(TROUPE_CONFIG="$T/troupe.yaml" TROUPE_NODE_NAME=from-env "$TROUPE" config --threads 5)
+echo "$out" | grep -q '^threads: 5$' || die "config: flag did not win: $out"
+echo "$out" | grep -q '^node_name: "from-env"$' || die "config: env did not beat the file"
+echo "$out" | grep -q 'tcp://127.0.0.1:7500' || die "config: file not read"
+printf 'threads: lots\n' >"$T/bad.yaml"
+rc=0; "$TROUPE" --config "$T/bad.yaml" config >/dev/null 2>"$T/bad.err" || rc=$?
+[ "$rc" = 2 ] || die "bad config file: exit $rc, want 2"
+grep -q 'bad.yaml:1:' "$T/bad.err" || die "bad config file: no line in the message"
 echo "node_lifecycle: ok"

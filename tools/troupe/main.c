@@ -16,107 +16,8 @@
 #include <unistd.h>
 
 #include "cluster/identity.h"
+#include "config.h"
 #include "troupe/troupe.h"
-
-typedef struct {
-  uint32_t threads;
-  const char *data_dir;
-  int log_level;
-  const char *command; /* "init", or NULL: run the node */
-} options;
-
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: troupe [options]          start a node\n"
-          "       troupe [options] init     create the data dir's keys: the node's\n"
-          "                                 key pair, a cluster secret and an admin key\n"
-          "\n"
-          "Starts a troupe node. With no options: a single node with data in\n"
-          "./troupe-data and one scheduler thread per core; missing keys are\n"
-          "created on first start.\n"
-          "\n"
-          "options:\n"
-          "  -t, --threads N      scheduler threads (default: number of cores)\n"
-          "  -d, --data-dir DIR   data directory (default: ./troupe-data)\n"
-          "  -l, --log-level L    debug, info, warn or error (default: info)\n"
-          "  -h, --help           this text\n"
-          "  -V, --version        print the version and exit\n"
-          "\n"
-          "Stop with SIGINT or SIGTERM: actors stop in order and troupe exits 0.\n");
-}
-
-static int parse_level(const char *s) {
-  static const char *names[] = {"debug", "info", "warn", "error"};
-  for (int i = 0; i < 4; i++)
-    if (strcmp(s, names[i]) == 0) return i;
-  return -1;
-}
-
-/* 0: run; 1: exit 0 (help/version); 2: usage error */
-static int parse(int argc, char **argv, options *o) {
-  static const struct option longs[] = {{"threads", required_argument, NULL, 't'},
-                                        {"data-dir", required_argument, NULL, 'd'},
-                                        {"log-level", required_argument, NULL, 'l'},
-                                        {"help", no_argument, NULL, 'h'},
-                                        {"version", no_argument, NULL, 'V'},
-                                        {NULL, 0, NULL, 0}};
-  o->threads = 0;
-  o->data_dir = "troupe-data";
-  o->log_level = TR_LOG_INFO;
-  opterr = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, ":t:d:l:hV", longs, NULL)) != -1) {
-    switch (c) {
-    case 't': {
-      char *end;
-      errno = 0;
-      long v = strtol(optarg, &end, 10);
-      if (errno || *end || v < 1 || v > 64) {
-        fprintf(stderr, "troupe: --threads wants a number from 1 to 64, not '%s'\n", optarg);
-        return 2;
-      }
-      o->threads = (uint32_t)v;
-      break;
-    }
-    case 'd':
-      if (!*optarg) {
-        fprintf(stderr, "troupe: --data-dir wants a directory\n");
-        return 2;
-      }
-      o->data_dir = optarg;
-      break;
-    case 'l':
-      if ((o->log_level = parse_level(optarg)) < 0) {
-        fprintf(stderr, "troupe: --log-level wants debug, info, warn or error, not '%s'\n",
-                optarg);
-        return 2;
-      }
-      break;
-    case 'h':
-      usage(stdout);
-      return 1;
-    case 'V':
-      printf("troupe %s\n", tr_version());
-      return 1;
-    case ':':
-      fprintf(stderr, "troupe: option '%s' needs a value\n", argv[optind - 1]);
-      usage(stderr);
-      return 2;
-    default:
-      fprintf(stderr, "troupe: unknown option '%s'\n", argv[optind - 1]);
-      usage(stderr);
-      return 2;
-    }
-  }
-  o->command = NULL;
-  if (optind < argc && strcmp(argv[optind], "init") == 0) o->command = argv[optind++];
-  if (optind < argc) {
-    fprintf(stderr, "troupe: unexpected argument '%s'\n", argv[optind]);
-    usage(stderr);
-    return 2;
-  }
-  return 0;
-}
 
 static int ensure_dir(const char *dir) {
   if (mkdir(dir, 0700) == 0 || errno == EEXIST) {
@@ -128,20 +29,48 @@ static int ensure_dir(const char *dir) {
 }
 
 int main(int argc, char **argv) {
-  options o;
-  int rc = parse(argc, argv, &o);
-  if (rc) return rc == 1 ? 0 : 2;
-  tr_log_set_level(o.log_level);
-  if (ensure_dir(o.data_dir) < 0) {
-    tr_log(TR_LOG_ERROR, "troupe", "cannot use data dir %s: %s", o.data_dir, strerror(errno));
+  /* defaults < YAML file (--config / TROUPE_CONFIG) < TROUPE_* < flags */
+  static tr_node_config c; /* large (seed buffers): not on the stack */
+  char err[512];
+  int cmd = -1;
+  int rc = tr_node_config_resolve(&c, argc, argv, NULL, &cmd, err, sizeof err);
+  if (rc == TR_CFG_HELP) {
+    tr_node_config_usage(stdout);
+    return 0;
+  }
+  if (rc == TR_CFG_VERSION) {
+    printf("troupe %s\n", tr_version());
+    return 0;
+  }
+  if (rc < 0) {
+    fprintf(stderr, "troupe: %s\n", err);
+    if (rc == TR_EINVAL) tr_node_config_usage(stderr);
+    return 2;
+  }
+  const char *command = cmd >= 0 ? argv[cmd] : NULL;
+  if (command && strcmp(command, "init") && strcmp(command, "config")) {
+    fprintf(stderr, "troupe: unknown command '%s'\n", command);
+    tr_node_config_usage(stderr);
+    return 2;
+  }
+  if (command && cmd + 1 < argc) {
+    fprintf(stderr, "troupe: unexpected argument '%s'\n", argv[cmd + 1]);
+    return 2;
+  }
+  if (command && !strcmp(command, "config")) {
+    tr_node_config_print(&c, stdout, c.json);
+    return 0;
+  }
+  tr_log_set_level(c.log_level);
+  if (ensure_dir(c.data_dir) < 0) {
+    tr_log(TR_LOG_ERROR, "troupe", "cannot use data dir %s: %s", c.data_dir, strerror(errno));
     return 1;
   }
   char abs_dir[PATH_MAX];
-  if (!realpath(o.data_dir, abs_dir)) snprintf(abs_dir, sizeof abs_dir, "%s", o.data_dir);
+  if (!realpath(c.data_dir, abs_dir)) snprintf(abs_dir, sizeof abs_dir, "%s", c.data_dir);
 
   tr_identity id;
-  char err[512];
-  if (o.command) { /* init */
+  if (command) { /* init */
     if ((rc = tr_identity_init(abs_dir, &id, err, sizeof err)) < 0) {
       tr_log(TR_LOG_ERROR, "troupe", "init: %s", err);
       return 1;
@@ -176,7 +105,8 @@ int main(int argc, char **argv) {
 
   /* the node's store lives in the data dir; a second node on the same dir
    * is refused (the store takes an exclusive lock) */
-  tr_config cfg = {.threads = o.threads, .data_dir = abs_dir, .node_id = node_id};
+  tr_config cfg = {.threads = c.threads, .data_dir = abs_dir, .node_id = node_id,
+                   .durability = c.durability, .map_limit = c.map_limit};
   tr_system *sys;
   if ((rc = tr_system_new(&cfg, &sys)) < 0) {
     tr_log(TR_LOG_ERROR, "troupe", "cannot start the node: %s", tr_strerror(rc));
