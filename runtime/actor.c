@@ -241,14 +241,15 @@ static void retire(tr_worker *w, tr_actor *child) {
 
 /* ------------------------------------------------------------ dispatch */
 
+/* A callback returned rc: a failure ends the actor with it; TR_STOP or
+ * tr_actor_stop(self) during the callback end it normally. */
 static int after_callback(tr_worker *w, tr_actor *a, int rc) {
-  if (rc == TR_STOP || (a->flags & TR_AF_STOP_AFTER)) {
-    begin_exit(w, a, rc < 0 ? rc : (a->flags & TR_AF_STOP_AFTER) ? a->exit_reason : 0);
-  } else if (rc < 0) {
+  if (rc < 0)
     begin_exit(w, a, rc);
-  } else {
+  else if (rc == TR_STOP || (a->flags & TR_AF_STOP_AFTER))
+    begin_exit(w, a, TR_EXIT_NORMAL);
+  else
     return RUN_GO_ON;
-  }
   return (atomic_load_explicit(&a->state, memory_order_relaxed) & TR_AS_DEAD) ? RUN_EXITED
                                                                                : RUN_GO_ON;
 }
@@ -269,11 +270,9 @@ static int handle_system(tr_worker *w, tr_actor *a, tr_mnode *n) {
   tr_actor_ext *x;
   uint32_t type = n->m.type;
   if (type == TR_SYS_RECOVER_CHUNK) {
-    int rc = tr_persist_on_chunk(a, &n->m);
+    int rc = tr_persist_on_chunk(a, &n->m); /* may run receive (TR_MSG_RECOVERED) */
     tr_msg_release(sys, n);
-    if (rc == TR_STOP) rc = 0, a->flags |= TR_AF_STOP_AFTER, a->exit_reason = 0;
-    if (rc < 0 || (a->flags & TR_AF_STOP_AFTER)) begin_exit(w, a, rc < 0 ? rc : a->exit_reason);
-    return (atomic_load(&a->state) & TR_AS_DEAD) ? RUN_EXITED : RUN_GO_ON;
+    return after_callback(w, a, rc);
   }
   if (type == TR_MSG_DOWN) {
     x = atomic_load_explicit(&a->ext, memory_order_relaxed);

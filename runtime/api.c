@@ -46,8 +46,7 @@ int tr_actor_ask(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t
 int tr_actor_stop(tr_ctx *ctx, tr_ref who) {
   if (!ctx) return TR_EINVAL;
   if (tr_ref_eq(who, tr_actor_self(ctx))) {
-    ctx->flags |= TR_AF_STOP_AFTER;
-    ctx->exit_reason = TR_EXIT_NORMAL;
+    ctx->flags |= TR_AF_STOP_AFTER; /* a normal exit after this callback */
     return 0;
   }
   tr_system *sys = tr_tls_sys;
