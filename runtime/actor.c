@@ -442,7 +442,7 @@ void tr_actor_run(tr_worker *w, tr_actor *a) {
   if (has_work(a)) {
     /* a flooded actor goes back into runnext, where the senders that flood
      * it on this thread find it and help (msg.c) */
-    if (w->helping || atomic_load_explicit(&a->mb_in, memory_order_relaxed) - out > TR_HELP_DEPTH)
+    if (w->helping || tr_actor_depth(a) > TR_HELP_DEPTH)
       tr_sched_make_runnable(w->sys, a);
     else
       tr_sched_requeue(w, a);

@@ -192,6 +192,10 @@ struct tr_system {
   void *remote_arg;
 };
 
+/* Messages queued for a (approximate from other threads; never negative:
+ * senders count before they push). */
+static inline uint32_t tr_actor_depth(const struct tr_actor *a);
+
 /* A sender whose receiver has more than this many messages waiting, in the
  * sender's own runnext slot, runs the receiver's batch inline (msg.c). A C
  * callback cannot be preempted, so without this a tight send loop (or one per
@@ -286,5 +290,10 @@ void tr_waiter_complete(tr_system *sys, tr_mnode *n);
 /* Misc */
 uint64_t tr_now_ms(void);     /* monotonic */
 uint64_t tr_wall_ms(void);    /* wall clock */
+
+static inline uint32_t tr_actor_depth(const struct tr_actor *a) {
+  return atomic_load_explicit(&a->mb_in, memory_order_relaxed) -
+         atomic_load_explicit(&a->mb_out, memory_order_relaxed);
+}
 
 #endif

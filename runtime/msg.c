@@ -84,8 +84,7 @@ static void after_push(tr_system *sys, tr_actor *a, int system) {
   if (system) return;
   tr_worker *w = tr_tls_worker;
   if (w && w->sys == sys && !w->helping &&
-      atomic_load_explicit(&a->mb_in, memory_order_relaxed) -
-              atomic_load_explicit(&a->mb_out, memory_order_relaxed) >
+      tr_actor_depth(a) >
           TR_HELP_DEPTH) {
     /* the flooded receiver waits in some worker's runnext (actor.c and
      * sched.c keep it there): take it and run its batch here, on the
@@ -130,8 +129,7 @@ int tr_deliver_ptr(tr_system *sys, tr_actor *a, tr_mnode *n, int system) {
   if (st & TR_AS_DEAD) return dead_letter(sys, tr_actor_ref(sys, a), n, system, TR_DL_NO_ACTOR);
   if (!system && a->mailbox_bound && !(n->m.flags & (TR_MSG_F_REPLY | TR_MSG_F_TIMER)) &&
       n->m.type < TR_MSG_SYSTEM) {
-    uint32_t depth = atomic_load_explicit(&a->mb_in, memory_order_relaxed) -
-                     atomic_load_explicit(&a->mb_out, memory_order_relaxed);
+    uint32_t depth = tr_actor_depth(a);
     if (depth >= a->mailbox_bound) {
       int rc = dead_letter(sys, tr_actor_ref(sys, a), n, 0, TR_DL_MAILBOX_FULL);
       return a->overflow == TR_OVERFLOW_DROP ? 0 : rc;

@@ -182,8 +182,7 @@ void tr_sched_make_runnable(tr_system *sys, tr_actor *a) {
   tr_worker *w = tr_tls_worker;
   if (w && w->sys == sys) {
     tr_actor *cur = atomic_load_explicit(&w->runnext, memory_order_relaxed);
-    if (cur && atomic_load_explicit(&cur->mb_in, memory_order_relaxed) -
-                       atomic_load_explicit(&cur->mb_out, memory_order_relaxed) >
+    if (cur && tr_actor_depth(cur) >
                    TR_HELP_DEPTH) {
       /* a flooded actor keeps runnext, where its senders can help it */
       rq_put(w, a);
@@ -220,8 +219,7 @@ static tr_actor *find_local(tr_worker *w) {
     if (a && atomic_compare_exchange_strong(&w->runnext, &a, NULL)) {
       /* a flooded actor may keep this thread: its backlog is work that
        * other threads' actors add to, and the ring can still be stolen */
-      if (atomic_load_explicit(&a->mb_in, memory_order_relaxed) -
-              atomic_load_explicit(&a->mb_out, memory_order_relaxed) <=
+      if (tr_actor_depth(a) <=
           TR_HELP_DEPTH)
         w->runnext_streak++;
       return a;

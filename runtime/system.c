@@ -317,9 +317,7 @@ static void fill_info(tr_system *sys, tr_actor *a, tr_actor_info *info) {
   info->ref = tr_actor_ref(sys, a);
   info->parent = a->parent ? tr_actor_ref(sys, a->parent) : TR_REF_NONE;
   info->behavior = a->beh->name ? a->beh->name : "";
-  uint32_t in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
-  uint32_t out = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
-  info->mailbox_depth = in - out;
+  info->mailbox_depth = tr_actor_depth(a);
   info->processed = atomic_load_explicit(&a->processed, memory_order_relaxed);
   tr_actor_ext *x = atomic_load_explicit(&a->ext, memory_order_acquire);
   if (x) {
