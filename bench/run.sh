@@ -19,6 +19,9 @@
 #   PS_SECS (3 s measured per run; sync mode; data dir: a fresh one under /tmp);
 # recover: RC_EVENTS (10000), RC_BIG (1000000: a second run with that many events,
 #   for the replay rate; 0 = off). Each recover run prints snapshot=no and snapshot=yes.
+# remote: two nodes on loopback (the kit's benchmark 5): RM_N (20000) strict round
+#   trips, RM_M (200000) pipelined with RM_W (1000) in flight; one run per payload in
+#   RM_PAYLOADS ("64 1024 64u"; "u" = frames not encrypted, to measure sealing).
 # First builds a Release tree in BUILD_DIR (incremental). Raw per-run lines go to stderr
 # and build/bench-results/. Exit status: 0 all runs ok, 1 some run failed, 2 bad name.
 # bench/compare.sh sources this file for its troupe half (then main does not run).
@@ -33,7 +36,7 @@ REPS=${REPS:-1}
 TIMEOUT=${TIMEOUT:-180}
 SETTLE_MAX=${SETTLE_MAX:-30}
 DEFAULT_BENCHES="pingpong fanout spawn skynet"
-KNOWN_BENCHES="$DEFAULT_BENCHES persist recover"
+KNOWN_BENCHES="$DEFAULT_BENCHES persist recover remote"
 
 # Sizes: the kit's knobs and defaults, so that the same work is measured.
 PP_N=${PP_N:-2000000}
@@ -47,6 +50,10 @@ PS_WRITERS=${PS_WRITERS:-"1 100 10000"}
 PS_SECS=${PS_SECS:-3}
 RC_EVENTS=${RC_EVENTS:-10000}
 RC_BIG=${RC_BIG:-1000000}
+RM_N=${RM_N:-20000}
+RM_M=${RM_M:-200000}
+RM_W=${RM_W:-1000}
+RM_PAYLOADS=${RM_PAYLOADS:-"64 1024 64u"}  # bytes per message; "u": unsealed (bench-only)
 
 say() { echo "[bench] $*" >&2; }
 
@@ -64,7 +71,10 @@ troupe_cmd() {
     skynet)   CMD=("$bin" "$SK_SIZE" "$SK_DIV") ;;
     persist)  [ -n "$v" ] || read -r v _ <<< "$PS_WRITERS"; CMD=("$bin" "$v" "$PS_SECS") ;;
     recover)  CMD=("$bin" "${v:-$RC_EVENTS}") ;;
-    remote | events | warehouse | workflow | http) return 3 ;;
+    remote)   local pl=${v:-64} u=0
+              [ "${pl%u}" != "$pl" ] && u=1 && pl=${pl%u}
+              CMD=(env TROUPE_BENCH_UNSEALED=$u "$bin" "$RM_N" "$RM_M" "$RM_W" "$pl") ;;
+    events | warehouse | workflow | http) return 3 ;;
     *) return 2 ;;
   esac
 }
@@ -73,6 +83,7 @@ troupe_cmd() {
 troupe_variants() {
   case "$1" in
     persist) echo "$PS_WRITERS" ;;
+    remote) echo "$RM_PAYLOADS" ;;
     recover) if [ "$RC_BIG" != 0 ] && [ "$RC_BIG" != "$RC_EVENTS" ]; then echo "$RC_EVENTS $RC_BIG"; else echo "$RC_EVENTS"; fi ;;
     *) echo - ;;
   esac
@@ -86,6 +97,9 @@ troupe_groups() {
     case "$1" in
       persist) echo "bench=persist writers=$v" ;;
       recover) echo "bench=recover events=$v snapshot=no"; echo "bench=recover events=$v snapshot=yes" ;;
+      remote) local pl=${v%u} sealed=yes; [ "$pl" != "$v" ] && sealed=no
+              echo "bench=remote_pingpong payload=$pl sealed=$sealed"
+              echo "bench=remote_pipelined payload=$pl sealed=$sealed" ;;
       *) echo "bench=$1" ;;
     esac
   done
@@ -183,7 +197,7 @@ troupe_run() { # troupe_run NAME REP [VARIANT]
 # one addition: for the benchmarks in GROUPS (bench=field,field ...) those fields join
 # the group id, so persist writers=1 and writers=100 are medians of their own; the
 # output line starts with the id (peer= bench= <group fields> runs= ...).
-BENCH_GROUPS=${BENCH_GROUPS:-"persist=writers recover=events,snapshot"}
+BENCH_GROUPS=${BENCH_GROUPS:-"persist=writers recover=events,snapshot remote_pingpong=payload,sealed remote_pipelined=payload,sealed"}
 bench_medians() {
   awk -v groups="$BENCH_GROUPS" '
   BEGIN {

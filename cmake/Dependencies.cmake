@@ -6,9 +6,11 @@ pkg_check_modules(MSGPACK REQUIRED IMPORTED_TARGET msgpack)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+# libnng-dev ships a CMake package, not a .pc file
+find_package(nng CONFIG REQUIRED)
 
 # Everything component code links against, in one interface target.
 add_library(troupe_deps INTERFACE)
 target_link_libraries(troupe_deps INTERFACE PkgConfig::LIBUV PkgConfig::MSGPACK
-  PkgConfig::JANSSON PkgConfig::LMDB PkgConfig::SODIUM Threads::Threads m)
+  PkgConfig::JANSSON PkgConfig::LMDB PkgConfig::SODIUM nng::nng Threads::Threads m)
 target_include_directories(troupe_deps INTERFACE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR})

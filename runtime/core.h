@@ -187,7 +187,8 @@ struct tr_system {
   pthread_cond_t done_cond;
   int done;
   int shutdown_sent;
-  /* hook for refs on other nodes (cluster layer) */
+  /* hook for refs on other nodes (cluster layer): consumes n and returns 0,
+   * or returns an error and leaves n to the caller (a dead letter) */
   int (*remote_send)(tr_system *sys, tr_ref to, tr_mnode *n, void *arg);
   void *remote_arg;
 };

@@ -161,7 +161,10 @@ int tr_deliver_ptr(tr_system *sys, tr_actor *a, tr_mnode *n, int system) {
 
 int tr_deliver(tr_system *sys, tr_ref to, tr_mnode *n, int system) {
   if (to.node && to.node != sys->cfg.node_id) {
-    if (sys->remote_send) return sys->remote_send(sys, to, n, sys->remote_arg);
+    /* links and monitors do not cross nodes (yet): a system message to a
+     * remote ref gets the answer of an actor that does not exist */
+    if (!system && sys->remote_send && sys->remote_send(sys, to, n, sys->remote_arg) == 0)
+      return 0;
     return dead_letter(sys, to, n, system, TR_DL_REMOTE);
   }
   if (to.id == TR_ID_EXTERNAL) {

@@ -2,6 +2,8 @@
 # The troupe binary: flags, start with embedded defaults, ordered stop on
 # SIGTERM and SIGINT with exit 0.
 TROUPE=${1:?usage: node_lifecycle.sh path/to/troupe}
+# any free port: tests may run side by side
+export TROUPE_CLUSTER_LISTEN=tcp://127.0.0.1:0
 . "$(dirname "$0")/lib.sh"
 
 "$TROUPE" --version | grep -qE '^troupe [0-9]+\.[0-9]+\.[0-9]+$' || die "--version"

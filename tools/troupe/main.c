@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster/cluster.h"
 #include "cluster/identity.h"
 #include "config.h"
 #include "troupe/troupe.h"
@@ -93,7 +94,6 @@ int main(int argc, char **argv) {
            id.created & TR_ID_SECRET ? "a cluster secret, " : "",
            id.created & TR_ID_ADMIN ? "an admin key " : "", abs_dir);
   uint64_t node_id = id.node_id;
-  tr_identity_clear(&id); /* the cluster layer will keep what it needs */
 
   /* signals are taken by sigwait on this thread, never by the schedulers */
   sigset_t sigs;
@@ -121,13 +121,33 @@ int main(int argc, char **argv) {
     tr_system_free(sys);
     return 1;
   }
-  tr_log(TR_LOG_INFO, "troupe", "node %016llx up: version %s, pid %d, %u schedulers, data dir %s",
-         (unsigned long long)node_id, tr_version(), (int)getpid(), tr_system_threads(sys), abs_dir);
+  /* the cluster layer: listener, seeds, membership, routes to other nodes */
+  const char *seeds[TR_CFG_SEEDS_MAX];
+  for (uint32_t i = 0; i < c.nseeds; i++) seeds[i] = c.seeds[i];
+  tr_cluster_opts copts = {.listen = c.cluster_listen, .seeds = seeds, .nseeds = c.nseeds,
+                           .name = c.node_name, .roles = c.roles,
+                           .console = c.console_listen};
+  tr_cluster *cl;
+  rc = tr_cluster_start(sys, &id, &copts, &cl);
+  tr_identity_clear(&id); /* the cluster layer keeps its own copy */
+  if (rc < 0) {
+    tr_log(TR_LOG_ERROR, "troupe", "cannot listen on %s: %s", c.cluster_listen, tr_strerror(rc));
+    tr_system_free(sys);
+    return 1;
+  }
+  tr_log(TR_LOG_INFO, "troupe",
+         "node %016llx up: version %s, pid %d, %u schedulers, data dir %s, cluster %s, %u seeds",
+         (unsigned long long)node_id, tr_version(), (int)getpid(), tr_system_threads(sys), abs_dir,
+         tr_cluster_address(cl), c.nseeds);
 
   int sig = 0;
   sigwait(&sigs, &sig);
-  tr_log(TR_LOG_INFO, "troupe", "%s: stopping %llu actors", sig == SIGINT ? "SIGINT" : "SIGTERM",
-         (unsigned long long)tr_system_actor_count(sys));
+  tr_log(TR_LOG_INFO, "troupe", "%s: leaving the cluster, stopping %llu actors",
+         sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)tr_system_actor_count(sys));
+  tr_cluster_leave(cl, 1000);
+  tr_system_shutdown(sys);
+  tr_system_wait(sys);
+  tr_cluster_free(cl);
   tr_system_free(sys);
   tr_log(TR_LOG_INFO, "troupe", "stopped");
   return 0;

@@ -1,0 +1,138 @@
+/* internal.h - what node.c (links, routes, delivery) and member.c
+ * (membership) share. Nothing outside cluster/ includes it.
+ *
+ * Locks, always taken in this order: c->rlk (routes) before c->mu (members,
+ * links, dials). Link callbacks take c->mu only; a sender holds c->rlk
+ * (read) while it queues on a link, and a link that fails inside that call
+ * reports down, which takes c->mu - so nobody may wait for c->rlk while
+ * holding c->mu.
+ */
+#ifndef TR_CLUSTER_INTERNAL_H
+#define TR_CLUSTER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <nng/nng.h>
+
+#include "cluster.h"
+#include "link.h"
+#include "phi.h"
+
+typedef struct lrec {
+  struct lrec *next;
+  struct tr_cluster *c;
+  tr_link *l;
+  int out;          /* we dialled it */
+  int seed;         /* dialled from the seed list (peer unknown until up) */
+  int dead;         /* down reported; freed by the ticker */
+  uint64_t peer;    /* once up */
+  char addr[256];   /* what we dialled ("" for accepted links) */
+} lrec;
+
+typedef struct dialrec {
+  struct dialrec *next;
+  struct tr_cluster *c;
+  nng_stream_dialer *d;
+  nng_aio *aio;
+  char addr[256];
+  uint64_t member;  /* member id, or 0 for a seed */
+  _Atomic int done;
+} dialrec;
+
+typedef struct member {
+  uint64_t id;
+  char name[64];
+  char addr[256];
+  char console[256];
+  uint32_t roles;
+  uint64_t inc;       /* incarnation: start time of that process (ms) */
+  int said;           /* state it reports about itself: joining/up/leaving */
+  int state;          /* as this node sees it (tr_member_state) */
+  tr_phi phi;
+  uint64_t heard_ms;  /* last heartbeat */
+  uint64_t since_ms;  /* when state last changed */
+  tr_node_status status;
+  tr_link *out;       /* our link to it, once up */
+  int dialing;
+  uint64_t next_dial_ms;
+  uint32_t backoff_ms;
+  tr_link_stats gone; /* counters of its links that were freed */
+} member;
+
+/* A message waiting for a link that is being set up. */
+typedef struct pend {
+  struct pend *next;
+  tr_ref to;
+  struct tr_mnode *n;
+} pend;
+
+/* Where messages for a node go: its link, or, while the link is being
+ * (re)established to a member we know, a bounded queue flushed into the
+ * link when it comes up (so a reply to a node that has just dialled us is
+ * not lost while we dial back). */
+typedef struct route {
+  uint64_t id;
+  tr_link *l;
+  pend *head, *tail;
+  size_t npend;
+  uint64_t since_ms; /* oldest pending message */
+} route;
+
+#define TR_PEND_MAX 65536      /* messages queued per node without a link */
+#define TR_PEND_MS 5000        /* ... and for how long at most */
+
+struct tr_cluster {
+  tr_system *sys;
+  tr_identity id;
+  tr_cluster_opts o;
+  char name[64];
+  char listen[256];
+  char addr[256];      /* advertised */
+  char console[256];
+  char (*seeds)[256];
+  size_t nseeds;
+  int self_seed;       /* our own address is in the seed list */
+  uint64_t inc;
+  int state;           /* our own: joining, up, leaving */
+  uint64_t start_ms;
+
+  nng_stream_listener *lis;
+  nng_aio *acc_aio;
+
+  pthread_mutex_t mu;
+  member *m;
+  size_t nm, cap;
+  lrec *links;
+  dialrec *dials;
+  uint64_t seed_next_ms;
+  tr_node_status status; /* ours, refreshed by the ticker */
+  tr_link_stats gone;    /* counters of freed links to no member */
+  uint64_t bad_envelopes;
+  uint64_t refused;        /* links whose handshake failed */
+  uint64_t refused_log_ms;
+
+  pthread_rwlock_t rlk;
+  route *routes;
+  size_t nroutes;
+
+  pthread_t ticker;
+  pthread_mutex_t tick_mu;
+  pthread_cond_t tick_cv;
+  int stopping;
+  int ticker_started;
+};
+
+/* member.c, all under c->mu */
+member *tr_mb_find(struct tr_cluster *c, uint64_t id);
+member *tr_mb_add(struct tr_cluster *c, uint64_t id);
+int tr_mb_gossip_build(struct tr_cluster *c, tr_pack *pk);
+int tr_mb_gossip_apply(struct tr_cluster *c, uint64_t from, const uint8_t *p, size_t n,
+                       uint64_t now);
+void tr_mb_judge(struct tr_cluster *c, uint64_t now);
+int tr_mb_routable(const member *m);
+
+/* status.c: fills s (outside any lock) */
+void tr_status_collect(struct tr_cluster *c, tr_node_status *s, uint64_t now);
+
+#endif
