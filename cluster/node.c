@@ -350,6 +350,9 @@ static void dial_done(void *arg) {
   }
   if (d->member) {
     member *m = tr_mb_find(c, d->member);
+    /* connected: the link (listed with its address) now stands for the
+     * dial, so a link that dies during its handshake is dialled again */
+    if (m && ok) m->dialing = 0;
     if (m && !ok) {
       m->dialing = 0;
       m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 : DIAL_BACKOFF_MIN_MS;
@@ -445,6 +448,7 @@ static void tick(tr_cluster *c, uint64_t now, int *hb_due) {
     for (size_t i = 0; i < c->nm; i++) {
       member *m = &c->m[i];
       if (m->out || m->dialing || !m->addr[0] || now < m->next_dial_ms) continue;
+      if (seed_linked(c, m->addr)) continue; /* a link to it is in its handshake */
       if (m->state == TR_MEMBER_REMOVED || m->said == TR_MEMBER_LEAVING) continue;
       if (dial(c, m->addr, m->id) == 0) m->dialing = 1;
     }
