@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codec/utf8.h"
 #include "troupe/supervisor.h"
 
 #define KDF_CTX "trconsol"
@@ -183,6 +184,28 @@ static void pack_hex(tr_pack *pk, uint64_t v) {
   tr_pack_str(pk, s);
 }
 
+/* A name as text JSON can carry: names come from other members' gossip and
+ * from whoever registered an actor, so bytes that are not UTF-8, and
+ * control characters, become '?' (one bad name must not spoil a listing). */
+static void pack_kv_text(tr_pack *pk, const char *key, const char *s, size_t max) {
+  char buf[260];
+  size_t n = strnlen(s ? s : "", max < sizeof buf ? max : sizeof buf - 1), o = 0;
+  const uint8_t *u = (const uint8_t *)(s ? s : "");
+  for (size_t i = 0; i < n;) {
+    size_t k = tr_utf8_seq(u + i, n - i);
+    if (k == 0 || (k == 1 && (u[i] < 0x20 || u[i] == 0x7f))) {
+      buf[o++] = '?';
+      i++;
+    } else {
+      memcpy(buf + o, u + i, k);
+      o += k;
+      i += k;
+    }
+  }
+  tr_pack_str(pk, key);
+  tr_pack_strn(pk, buf, o);
+}
+
 /* Appends a reply (body and MAC) to out. req NULL: the request could not be
  * read, so there is no nonce to echo. data: one msgpack value or NULL. */
 static int reply_build(const tr_console_keys *k, uint64_t node, const tr_console_req *req,
@@ -202,7 +225,7 @@ static int reply_build(const tr_console_keys *k, uint64_t node, const tr_console
     tr_pack_str(out, "nonce");
     tr_pack_bin(out, req->nonce, TR_CONSOLE_NONCE);
   }
-  if (err) tr_pack_kv_str(out, "error", err);
+  if (err) pack_kv_text(out, "error", err, 256);
   if (auth) {
     tr_pack_str(out, "auth");
     tr_pack_bool(out, 1);
@@ -532,8 +555,8 @@ static void pack_actor(tr_pack *pk, const tr_actor_info *a, int extra) {
   pack_kv_id(pk, "id", a->ref.id);
   tr_pack_str(pk, "node");
   pack_hex(pk, a->ref.node);
-  tr_pack_kv_str(pk, "name", a->name);
-  tr_pack_kv_str(pk, "behavior", a->behavior ? a->behavior : "");
+  pack_kv_text(pk, "name", a->name, sizeof a->name);
+  pack_kv_text(pk, "behavior", a->behavior, 128);
   tr_pack_kv_str(pk, "status", actor_status_name(a->status));
   pack_kv_uint(pk, "depth", a->mailbox_depth);
   pack_kv_uint(pk, "children", a->children);
@@ -620,9 +643,9 @@ static void pack_member(tr_pack *pk, const tr_member_info *m) {
   tr_pack_map(pk, 18);
   tr_pack_str(pk, "id");
   pack_hex(pk, m->node_id);
-  tr_pack_kv_str(pk, "name", m->name);
-  tr_pack_kv_str(pk, "addr", m->addr);
-  tr_pack_kv_str(pk, "console", m->console);
+  pack_kv_text(pk, "name", m->name, sizeof m->name);
+  pack_kv_text(pk, "addr", m->addr, sizeof m->addr);
+  pack_kv_text(pk, "console", m->console, sizeof m->console);
   tr_pack_kv_str(pk, "state", tr_member_state_name(m->state));
   tr_pack_str(pk, "roles");
   pack_roles(pk, m->roles);
@@ -635,20 +658,17 @@ static void pack_member(tr_pack *pk, const tr_member_info *m) {
   pack_kv_uint(pk, "actors", s->actors);
   pack_kv_uint(pk, "uptime_ms", s->uptime_ms);
   pack_kv_uint(pk, "dead_letters", s->dead_letters);
-  tr_pack_kv_str(pk, "version", s->version);
+  pack_kv_text(pk, "version", s->version, sizeof s->version);
   tr_pack_str(pk, "top");
   uint32_t nt = s->ntop < TR_STATUS_TOP ? s->ntop : TR_STATUS_TOP;
   tr_pack_array(pk, nt);
   for (uint32_t i = 0; i < nt; i++) {
-    char name[sizeof s->top[i].name + 1];
-    memcpy(name, s->top[i].name, sizeof s->top[i].name);
-    name[sizeof s->top[i].name] = 0;
     tr_pack_map(pk, 4);
     tr_pack_str(pk, "ref");
     pack_ref(pk, (tr_ref){m->node_id, s->top[i].id});
     pack_kv_id(pk, "id", s->top[i].id);
     pack_kv_uint(pk, "depth", s->top[i].depth);
-    tr_pack_kv_str(pk, "name", name);
+    pack_kv_text(pk, "name", s->top[i].name, sizeof s->top[i].name);
   }
   tr_pack_str(pk, "link");
   tr_pack_map(pk, 7);
@@ -689,7 +709,7 @@ static void pack_status(tr_console *con, tr_pack *pk) {
   tr_pack_map(pk, 17);
   tr_pack_str(pk, "node");
   pack_hex(pk, con->node);
-  tr_pack_kv_str(pk, "name", self ? self->name : con->name);
+  pack_kv_text(pk, "name", self ? self->name : con->name, 64);
   tr_pack_kv_str(pk, "version", tr_version());
   tr_pack_kv_str(pk, "state", tr_member_state_name(self ? self->state : TR_MEMBER_UP));
   pack_kv_bool(pk, "draining", atomic_load(&con->draining));
@@ -821,7 +841,7 @@ static int cmd_actor(cmdctx *x) {
   int has_parent =
       !tr_ref_is_none(a.parent) && tr_system_actor_info(x->con->sys, a.parent, &p) == 0;
   pack_actor(x->data, &a, 2);
-  tr_pack_kv_str(x->data, "parent_behavior", has_parent && p.behavior ? p.behavior : "");
+  pack_kv_text(x->data, "parent_behavior", has_parent ? p.behavior : "", 128);
   pack_kv_bool(x->data, "supervised",
                has_parent && p.behavior && !strcmp(p.behavior, tr_supervisor_behavior.name));
   return 0;
@@ -836,14 +856,17 @@ static int cmd_stop(cmdctx *x) {
   tr_pack_map(x->data, 2);
   tr_pack_str(x->data, "stopped");
   pack_ref(x->data, ref);
-  tr_pack_kv_str(x->data, "behavior", a.behavior ? a.behavior : "");
+  pack_kv_text(x->data, "behavior", a.behavior, 128);
   return 0;
 }
 
 /* Restart = an exit its supervisor sees as abnormal. The runtime offers
  * exit signals only from inside an actor (tr_actor_exit_signal), so a
  * throwaway actor sends TR_EXIT_KILLED (which cannot be trapped) from its
- * init and exits at once. */
+ * init and exits at once.
+ * TODO(runtime): with a system-level call, as tr_system_stop is for stop,
+ *   int tr_system_exit_signal(tr_system *sys, tr_ref who, int reason);
+ * this becomes one line and no actor is spawned. */
 static int killer_init(tr_ctx *ctx, void *state, const void *arg) {
   (void)state;
   tr_actor_exit_signal(ctx, *(const tr_ref *)arg, TR_EXIT_KILLED);
@@ -870,7 +893,7 @@ static int cmd_restart(cmdctx *x) {
   pack_ref(x->data, ref);
   tr_pack_str(x->data, "supervisor");
   pack_ref(x->data, a.parent);
-  tr_pack_kv_str(x->data, "behavior", a.behavior ? a.behavior : "");
+  pack_kv_text(x->data, "behavior", a.behavior, 128);
   return 0;
 }
 

@@ -224,6 +224,17 @@ static void test_actors(void **state) {
   }
   json_decref(d);
 
+  /* a name that is not UTF-8 is shown mended, and spoils nothing */
+  tr_ref odd;
+  tr_spawn_opts oo = {.name = "odd\xff\x01name"};
+  assert_int_equal(tr_system_spawn(F.sys, &echo_b, NULL, &oo, &odd), 0);
+  assert_int_equal(call("actors", "{\"sort\": \"name\"}", &d), 0);
+  int seen = 0;
+  json_array_foreach(json_object_get(d, "actors"), i, a) seen += !strcmp(jstr(a, "name"), "odd??name");
+  assert_int_equal(seen, 1);
+  json_decref(d);
+  tr_system_stop(F.sys, odd);
+
   tc_result r;
   assert_int_equal(call_as(F.id.admin, "actors", "{\"sort\": \"bogus\"}", NULL, &r), FAILED);
   assert_int_equal(r.r.code, TR_EINVAL);
