@@ -107,10 +107,6 @@ const char *tr_cluster_address(tr_cluster *c);
  * many members there are. */
 size_t tr_cluster_members(tr_cluster *c, tr_member_info *out, size_t max);
 
-/* Nodes currently up (for placement): their ids into out[0..max), sorted;
- * returns the count. Only members with all role bits of `roles`. */
-size_t tr_cluster_up_nodes(tr_cluster *c, uint32_t roles, uint64_t *out, size_t max);
-
 /* Counters summed over every link (for tests and the console). */
 void tr_cluster_link_totals(tr_cluster *c, tr_member_info *sum);
 

@@ -21,11 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "codec/utf8.h"
+#include "status.h"
 #include "troupe/supervisor.h"
 
 #define KDF_CTX "trconsol"
@@ -34,12 +34,6 @@
 static uint64_t wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
@@ -362,11 +356,10 @@ struct tr_console {
   atomic_int stopping;
   atomic_int draining;
 
-  pthread_mutex_t mu; /* guard, cpu sample */
+  pthread_mutex_t mu; /* guard, cpu sampler */
   tr_console_guard *guard;
-  uint64_t start_wall, start_mono;
-  uint64_t sample_mono, sample_cpu_us;
-  double cpu;
+  uint64_t start_wall;
+  tr_cpu_sampler cpu;
   uint64_t seq; /* tick_aio's callback only */
 
   _Atomic uint64_t st_requests, st_served, st_auth, st_stale, st_replay, st_malformed, st_size,
@@ -393,62 +386,6 @@ const char *tr_console_url(const tr_console *con) { return con ? con->url : ""; 
 const char *tr_console_pub_url(const tr_console *con) { return con ? con->pub : ""; }
 
 /* ------------------------------------------------------------ this node */
-
-/* CPU seconds per second since the last sample at least 200 ms ago. */
-static double sample_cpu(tr_console *con) {
-  struct rusage ru;
-  uint64_t now = mono_ms();
-  pthread_mutex_lock(&con->mu);
-  if (now >= con->sample_mono + 200 && getrusage(RUSAGE_SELF, &ru) == 0) {
-    uint64_t us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
-                  (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-    if (con->sample_mono)
-      con->cpu = (double)(us - con->sample_cpu_us) / 1000.0 / (double)(now - con->sample_mono);
-    con->sample_mono = now;
-    con->sample_cpu_us = us;
-  }
-  double cpu = con->cpu;
-  pthread_mutex_unlock(&con->mu);
-  return cpu;
-}
-
-static uint64_t rss_bytes(void) {
-  uint64_t rss = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f) {
-    unsigned long size, res;
-    if (fscanf(f, "%lu %lu", &size, &res) == 2)
-      rss = (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
-    fclose(f);
-  }
-  return rss;
-}
-
-/* How long this process has run (from /proc), else since the console
- * started: the node's uptime whether or not it has a cluster. */
-static uint64_t uptime_ms(tr_console *con) {
-  char buf[1024];
-  double up = 0;
-  unsigned long long start = 0;
-  long hz = sysconf(_SC_CLK_TCK);
-  FILE *f = fopen("/proc/self/stat", "r");
-  size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-  if (f) fclose(f);
-  buf[n] = 0;
-  const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-  /* starttime is field 22; the ')' ends field 2 */
-  for (int field = 2; p && *p && field < 22; p++)
-    if (*p == ' ') field++;
-  if (p && *p) start = strtoull(p, NULL, 10);
-  f = fopen("/proc/uptime", "r");
-  if (f) {
-    if (fscanf(f, "%lf", &up) != 1) up = 0;
-    fclose(f);
-  }
-  double ms = up * 1000.0 - (double)start * 1000.0 / (double)(hz > 0 ? hz : 100);
-  if (start && up > 0 && ms >= 0) return (uint64_t)ms;
-  return mono_ms() - con->start_mono;
-}
 
 /* ------------------------------------------------------------ actor lists */
 
@@ -611,11 +548,16 @@ static tr_member_info *members_get(tr_console *con, size_t *n, const coll *busie
     *n = 1;
   }
   if (*n > 0 && m[0].self) {
-    m[0].status.cpu = sample_cpu(con);
-    m[0].status.rss = rss_bytes();
-    m[0].status.actors = tr_system_actor_count(con->sys);
-    m[0].status.dead_letters = tr_system_dead_letter_count(con->sys);
-    m[0].status.uptime_ms = uptime_ms(con);
+    /* the heartbeat's figures are up to a second old: these are now */
+    tr_node_status now;
+    pthread_mutex_lock(&con->mu);
+    tr_status_sample(con->sys, &con->cpu, 0, &now);
+    pthread_mutex_unlock(&con->mu);
+    m[0].status.cpu = now.cpu;
+    m[0].status.rss = now.rss;
+    m[0].status.actors = now.actors;
+    m[0].status.dead_letters = now.dead_letters;
+    m[0].status.uptime_ms = now.uptime_ms;
   }
   return m;
 }
@@ -716,9 +658,9 @@ static void pack_status(tr_console *con, tr_pack *pk) {
   tr_pack_kv_str(pk, "console", con->url);
   tr_pack_kv_str(pk, "pub", con->pub);
   tr_pack_kv_str(pk, "cluster", con->c ? tr_cluster_address(con->c) : "");
-  pack_kv_uint(pk, "uptime_ms", self ? self->status.uptime_ms : uptime_ms(con));
+  pack_kv_uint(pk, "uptime_ms", self ? self->status.uptime_ms : 0);
   pack_kv_double(pk, "cpu", self ? self->status.cpu : 0);
-  pack_kv_uint(pk, "rss", self ? self->status.rss : rss_bytes());
+  pack_kv_uint(pk, "rss", self ? self->status.rss : 0);
   pack_kv_uint(pk, "threads", tr_system_threads(con->sys));
   pack_kv_uint(pk, "actors", tr_system_actor_count(con->sys));
   pack_kv_uint(pk, "dead_letters", tr_system_dead_letter_count(con->sys));
@@ -1166,7 +1108,6 @@ int tr_console_start(tr_system *sys, tr_cluster *c, const tr_identity *id, const
   con->interval_ms = o && o->interval_ms ? o->interval_ms : 1000;
   con->node = tr_system_node_id(sys);
   con->start_wall = wall_ms();
-  con->start_mono = mono_ms();
   if (o && o->name) snprintf(con->name, sizeof con->name, "%s", o->name);
   else host_name(con->name, sizeof con->name);
   tr_console_keys_derive(id->admin, &con->keys);
@@ -1197,7 +1138,8 @@ int tr_console_start(tr_system *sys, tr_cluster *c, const tr_identity *id, const
     tr_console_stop(con);
     return rc;
   }
-  sample_cpu(con);
+  tr_node_status first; /* the CPU figure is per interval: start one */
+  tr_status_sample(sys, &con->cpu, 0, &first);
   nng_ctx_recv(con->ctx, con->rep_aio);
   nng_sleep_aio((nng_duration)con->interval_ms, con->tick_aio);
   *out = con;

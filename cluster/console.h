@@ -153,7 +153,7 @@ typedef struct tr_console_opts {
    * TODO(cluster): the cluster layer has no drain flag yet. The daemon's
    * hook is meant to call, once cluster/node.c provides it:
    *   void tr_cluster_set_draining(tr_cluster *c, int on);
-   * which leaves this node out of tr_cluster_up_nodes() (placement), carries
+   * which leaves this node out of placement, carries
    * the flag in its heartbeats so every member leaves it out too, and shows
    * it as tr_member_info.draining (then `nodes` prints it). Until then the
    * daemon passes no drain hook and the command answers TR_ENOTSUP. */

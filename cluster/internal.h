@@ -18,13 +18,13 @@
 #include "cluster.h"
 #include "link.h"
 #include "phi.h"
+#include "status.h"
 
 typedef struct lrec {
   struct lrec *next;
   struct tr_cluster *c;
   tr_link *l;
   int out;          /* we dialled it */
-  int seed;         /* dialled from the seed list (peer unknown until up) */
   int dead;         /* down reported; freed by the ticker */
   uint64_t peer;    /* once up */
   char addr[256];   /* what we dialled ("" for accepted links) */
@@ -95,7 +95,6 @@ struct tr_cluster {
   int self_seed;       /* our own address is in the seed list */
   uint64_t inc;
   int state;           /* our own: joining, up, leaving */
-  uint64_t start_ms;
 
   nng_stream_listener *lis;
   nng_aio *acc_aio;
@@ -107,6 +106,7 @@ struct tr_cluster {
   dialrec *dials;
   uint64_t seed_next_ms;
   tr_node_status status; /* ours, refreshed by the ticker */
+  tr_cpu_sampler cpu;    /* the ticker's */
   tr_link_stats gone;    /* counters of freed links to no member */
   uint64_t bad_envelopes;
   uint64_t refused;        /* links whose handshake failed */
@@ -130,9 +130,6 @@ int tr_mb_gossip_build(struct tr_cluster *c, tr_pack *pk);
 int tr_mb_gossip_apply(struct tr_cluster *c, uint64_t from, const uint8_t *p, size_t n,
                        uint64_t now);
 void tr_mb_judge(struct tr_cluster *c, uint64_t now);
-int tr_mb_routable(const member *m);
 
-/* status.c: fills s (outside any lock) */
-void tr_status_collect(struct tr_cluster *c, tr_node_status *s, uint64_t now);
 
 #endif

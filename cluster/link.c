@@ -566,7 +566,6 @@ void tr_link_free(tr_link *l) {
 
 int tr_link_is_up(const tr_link *l) { return atomic_load(&l->up) && !atomic_load(&l->dead); }
 uint64_t tr_link_peer(const tr_link *l) { return atomic_load(&l->up) ? l->peer : 0; }
-const uint8_t *tr_link_peer_key(const tr_link *l) { return l->peer_pk; }
 uint64_t tr_link_started_ms(const tr_link *l) { return l->started_ms; }
 
 void tr_link_get_stats(tr_link *l, tr_link_stats *out) {

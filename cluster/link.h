@@ -89,7 +89,6 @@ void tr_link_free(tr_link *l);
 
 int tr_link_is_up(const tr_link *l);
 uint64_t tr_link_peer(const tr_link *l); /* node id; 0 before the handshake */
-const uint8_t *tr_link_peer_key(const tr_link *l);
 uint64_t tr_link_started_ms(const tr_link *l);
 void tr_link_get_stats(tr_link *l, tr_link_stats *out);
 

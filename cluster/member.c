@@ -62,18 +62,13 @@ member *tr_mb_add(tr_cluster *c, uint64_t id) {
   return m;
 }
 
-static void set_state(tr_cluster *c, member *m, int state, uint64_t now) {
+static void set_state(member *m, int state, uint64_t now) {
   if (m->state == state) return;
   tr_log(state == TR_MEMBER_DOWN || state == TR_MEMBER_SUSPECT ? TR_LOG_WARN : TR_LOG_INFO,
          "cluster", "member %016llx (%s) %s -> %s", (unsigned long long)m->id, m->name,
          tr_member_state_name(m->state), tr_member_state_name(state));
   m->state = state;
   m->since_ms = now;
-  (void)c;
-}
-
-int tr_mb_routable(const member *m) {
-  return m->state == TR_MEMBER_UP && m->out && tr_link_is_up(m->out);
 }
 
 /* ------------------------------------------------------------ building */
@@ -283,7 +278,7 @@ int tr_mb_gossip_apply(tr_cluster *c, uint64_t from, const uint8_t *p, size_t n,
   }
   int fresh = apply_view(c, h.view, h.view_len);
   tr_mb_judge(c, now);
-  return fresh < 0 ? fresh : fresh;
+  return fresh;
 }
 
 /* ------------------------------------------------------------ judging */
@@ -302,7 +297,7 @@ void tr_mb_judge(tr_cluster *c, uint64_t now) {
       else if (phi >= c->o.phi_suspect) st = TR_MEMBER_SUSPECT;
       else st = m->said == TR_MEMBER_UP ? TR_MEMBER_UP : TR_MEMBER_JOINING;
     }
-    set_state(c, m, st, now);
+    set_state(m, st, now);
     /* forget the long gone, and those we never managed to hear from */
     int gone = (m->state == TR_MEMBER_DOWN || m->state == TR_MEMBER_REMOVED ||
                 (!m->heard_ms && m->state == TR_MEMBER_JOINING)) &&

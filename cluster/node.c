@@ -298,7 +298,7 @@ static void on_lost(tr_link *l, const tr_envelope *e, void *arg) {
 static const tr_link_ops link_ops = {on_up, on_frame, on_down, on_lost};
 
 /* Wraps a connected stream in a link; c->mu held. */
-static int link_add(tr_cluster *c, nng_stream *s, int out, int seed, const char *addr) {
+static int link_add(tr_cluster *c, nng_stream *s, int out, const char *addr) {
   lrec *r = calloc(1, sizeof *r);
   if (!r) {
     nng_stream_free(s);
@@ -306,7 +306,6 @@ static int link_add(tr_cluster *c, nng_stream *s, int out, int seed, const char 
   }
   r->c = c;
   r->out = out;
-  r->seed = seed;
   snprintf(r->addr, sizeof r->addr, "%s", addr ? addr : "");
   int rc = tr_link_new(s, out, &c->id, &link_ops, r, &r->l);
   if (rc < 0) {
@@ -330,7 +329,7 @@ static void accept_done(void *arg) {
   nng_stream *s = nng_aio_get_output(c->acc_aio, 0);
   pthread_mutex_lock(&c->mu);
   tr_link *l = NULL;
-  if (!c->stopping && link_add(c, s, 0, 0, NULL) == 0) l = c->links->l;
+  if (!c->stopping && link_add(c, s, 0, NULL) == 0) l = c->links->l;
   else if (c->stopping) nng_stream_free(s);
   pthread_mutex_unlock(&c->mu);
   if (l) tr_link_start(l);
@@ -345,7 +344,7 @@ static void dial_done(void *arg) {
   pthread_mutex_lock(&c->mu);
   if (ok) {
     nng_stream *s = nng_aio_get_output(d->aio, 0);
-    if (!c->stopping && link_add(c, s, 1, d->member == 0, d->addr) == 0) l = c->links->l;
+    if (!c->stopping && link_add(c, s, 1, d->addr) == 0) l = c->links->l;
     else if (c->stopping) nng_stream_free(s);
   }
   if (d->member) {
@@ -392,8 +391,9 @@ static int dial(tr_cluster *c, const char *addr, uint64_t member_id) {
 
 /* ------------------------------------------------------------ ticker */
 
-/* A seed address we already talk to or are dialling; c->mu held. */
-static int seed_linked(tr_cluster *c, const char *addr) {
+/* An address we already talk to, are dialling, or have a link to in its
+ * handshake; c->mu held. */
+static int addr_linked(tr_cluster *c, const char *addr) {
   for (size_t i = 0; i < c->nm; i++)
     if (!strcmp(c->m[i].addr, addr) && (c->m[i].dialing || (c->m[i].out && tr_link_is_up(c->m[i].out))))
       return 1;
@@ -448,7 +448,7 @@ static void tick(tr_cluster *c, uint64_t now, int *hb_due) {
     for (size_t i = 0; i < c->nm; i++) {
       member *m = &c->m[i];
       if (m->out || m->dialing || !m->addr[0] || now < m->next_dial_ms) continue;
-      if (seed_linked(c, m->addr)) continue; /* a link to it is in its handshake */
+      if (addr_linked(c, m->addr)) continue; /* a link to it is in its handshake */
       if (m->state == TR_MEMBER_REMOVED || m->said == TR_MEMBER_LEAVING) continue;
       if (dial(c, m->addr, m->id) == 0) m->dialing = 1;
     }
@@ -460,7 +460,7 @@ static void tick(tr_cluster *c, uint64_t now, int *hb_due) {
       for (size_t i = 0; i < c->nm; i++)
         if (c->m[i].out && tr_link_is_up(c->m[i].out)) alone = 0;
       for (size_t i = 0; i < c->nseeds; i++) {
-        if (!strcmp(c->seeds[i], c->addr) || seed_linked(c, c->seeds[i])) continue;
+        if (!strcmp(c->seeds[i], c->addr) || addr_linked(c, c->seeds[i])) continue;
         dial(c, c->seeds[i], 0);
       }
       c->seed_next_ms = now + (c->state == TR_MEMBER_JOINING || alone ? 500 : 5000);
@@ -508,14 +508,13 @@ static void tick(tr_cluster *c, uint64_t now, int *hb_due) {
 }
 
 static void *ticker_main(void *arg) {
-  /* pending messages are released from this thread */
   tr_cluster *c = arg;
   uint64_t next_hb = 0, next_status = 0;
   for (;;) {
     uint64_t now = tr_now_ms();
     if (now >= next_status) {
       tr_node_status s;
-      tr_status_collect(c, &s, now);
+      tr_status_sample(c->sys, &c->cpu, 1, &s);
       pthread_mutex_lock(&c->mu);
       c->status = s;
       pthread_mutex_unlock(&c->mu);
@@ -584,7 +583,6 @@ int tr_cluster_start(tr_system *sys, const tr_identity *id, const tr_cluster_opt
   c->o.name = c->name;
   c->o.console = c->console;
   c->o.advertise = NULL;
-  c->start_ms = tr_now_ms();
   struct timespec wall;
   clock_gettime(CLOCK_REALTIME, &wall);
   c->inc = (uint64_t)wall.tv_sec * 1000u + (uint64_t)wall.tv_nsec / 1000000u;
@@ -604,7 +602,7 @@ int tr_cluster_start(tr_system *sys, const tr_identity *id, const tr_cluster_opt
   /* with no other seed there is nobody to join: we are the cluster */
   size_t others = c->nseeds - (size_t)c->self_seed;
   c->state = (others == 0 || c->self_seed) ? TR_MEMBER_UP : TR_MEMBER_JOINING;
-  tr_status_collect(c, &c->status, c->start_ms);
+  tr_status_sample(sys, &c->cpu, 1, &c->status);
   sys->remote_arg = c;
   sys->remote_send = remote_send;
   if (pthread_create(&c->ticker, NULL, ticker_main, c) != 0) {
@@ -775,22 +773,4 @@ void tr_cluster_link_totals(tr_cluster *c, tr_member_info *sum) {
     add_stats(sum, &st);
   }
   pthread_mutex_unlock(&c->mu);
-}
-
-size_t tr_cluster_up_nodes(tr_cluster *c, uint32_t roles, uint64_t *out, size_t max) {
-  size_t n = 0;
-  pthread_mutex_lock(&c->mu);
-  if (c->state == TR_MEMBER_UP && (c->o.roles & roles) == roles && n < max)
-    out[n++] = c->id.node_id;
-  for (size_t i = 0; i < c->nm; i++)
-    if (tr_mb_routable(&c->m[i]) && (c->m[i].roles & roles) == roles && n < max)
-      out[n++] = c->m[i].id;
-  pthread_mutex_unlock(&c->mu);
-  for (size_t i = 1; i < n; i++) /* insertion sort: a handful of nodes */
-    for (size_t j = i; j > 0 && out[j - 1] > out[j]; j--) {
-      uint64_t t = out[j];
-      out[j] = out[j - 1];
-      out[j - 1] = t;
-    }
-  return n;
 }
