@@ -25,6 +25,7 @@ typedef struct lrec {
   struct tr_cluster *c;
   tr_link *l;
   int out;          /* we dialled it */
+  int started;      /* tr_link_start has returned: the ticker may reap it */
   int dead;         /* down reported; freed by the ticker */
   uint64_t peer;    /* once up */
   char addr[256];   /* what we dialled ("" for accepted links) */
@@ -123,9 +124,14 @@ struct tr_cluster {
   int ticker_started;
 };
 
+/* Milliseconds from t to now, 0 if t is later: times are read on several
+ * threads, so a "now" taken first can be older than a stamp taken since. */
+static inline uint64_t tr_ms_since(uint64_t now, uint64_t t) { return now > t ? now - t : 0; }
+
 /* member.c, all under c->mu */
+#define TR_MEMBERS_MAX 4096 /* members a node keeps track of */
 member *tr_mb_find(struct tr_cluster *c, uint64_t id);
-member *tr_mb_add(struct tr_cluster *c, uint64_t id);
+member *tr_mb_add(struct tr_cluster *c, uint64_t id, uint64_t now);
 int tr_mb_gossip_build(struct tr_cluster *c, tr_pack *pk);
 int tr_mb_gossip_apply(struct tr_cluster *c, uint64_t from, const uint8_t *p, size_t n,
                        uint64_t now);

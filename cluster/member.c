@@ -37,17 +37,18 @@ member *tr_mb_find(tr_cluster *c, uint64_t id) {
   return NULL;
 }
 
-static void reset(tr_cluster *c, member *m, uint64_t inc) {
+static void reset(tr_cluster *c, member *m, uint64_t inc, uint64_t now) {
   m->inc = inc;
   m->said = TR_MEMBER_JOINING;
   m->state = TR_MEMBER_JOINING;
   m->heard_ms = 0;
-  m->since_ms = tr_now_ms();
+  m->since_ms = now;
   memset(&m->status, 0, sizeof m->status);
   tr_phi_init(&m->phi, c->o.heartbeat_ms, c->o.pause_ms);
 }
 
-member *tr_mb_add(tr_cluster *c, uint64_t id) {
+member *tr_mb_add(tr_cluster *c, uint64_t id, uint64_t now) {
+  if (c->nm >= TR_MEMBERS_MAX) return NULL; /* a hostile view cannot grow it without bound */
   if (c->nm == c->cap) {
     size_t cap = c->cap ? c->cap * 2 : 16;
     member *m = realloc(c->m, cap * sizeof *m);
@@ -58,7 +59,7 @@ member *tr_mb_add(tr_cluster *c, uint64_t id) {
   member *m = &c->m[c->nm++];
   memset(m, 0, sizeof *m);
   m->id = id;
-  reset(c, m, 0);
+  reset(c, m, 0, now);
   return m;
 }
 
@@ -212,8 +213,10 @@ static int read_hb(const uint8_t *p, size_t n, hb *h) {
   return 0;
 }
 
-/* Members the view introduces: 1 if any is new (to be dialled). */
-static int apply_view(tr_cluster *c, const uint8_t *p, size_t n) {
+/* The view digest: checked whole first (apply = 0), so a malformed one
+ * changes nothing, then applied (apply = 1). Introduces members to dial:
+ * returns 1 if any is new. */
+static int apply_view(tr_cluster *c, const uint8_t *p, size_t n, int apply, uint64_t now) {
   if (!p) return 0;
   tr_unpack u;
   tr_unpack_init(&u, p, n);
@@ -230,25 +233,23 @@ static int apply_view(tr_cluster *c, const uint8_t *p, size_t n) {
     if ((rc = tr_unpack_uint(&u, &id)) < 0 || (rc = tr_unpack_uint(&u, &inc)) < 0 ||
         (rc = tr_unpack_str_copy(&u, addr, sizeof addr)) < 0 || (rc = tr_unpack_int(&u, &st)) < 0)
       return rc;
-    if (id == c->id.node_id || !id || !addr[0]) continue;
+    if (!apply || id == c->id.node_id || !id || !addr[0]) continue;
     /* hearsay never marks anyone down; it only tells us whom to dial */
     if (st == TR_MEMBER_DOWN || st == TR_MEMBER_LEAVING || st == TR_MEMBER_REMOVED) continue;
     member *m = tr_mb_find(c, id);
     if (!m) {
-      if (!(m = tr_mb_add(c, id))) return TR_ENOMEM;
+      if (!(m = tr_mb_add(c, id, now))) continue; /* at TR_MEMBERS_MAX */
       m->inc = inc;
       snprintf(m->addr, sizeof m->addr, "%s", addr);
       fresh = 1;
-    } else if (inc > m->inc && m->heard_ms) {
-      /* a newer incarnation we have not heard from yet: dial its address */
-      snprintf(m->addr, sizeof m->addr, "%s", addr);
-      fresh = 1;
-    } else if (!m->addr[0]) {
+    } else if ((inc > m->inc && m->heard_ms) || !m->addr[0]) {
+      /* a newer incarnation we have not heard from yet, or an address we
+       * lacked: dial it there */
       snprintf(m->addr, sizeof m->addr, "%s", addr);
       fresh = 1;
     }
   }
-  return fresh;
+  return tr_unpack_left(&u) ? TR_EPROTO : fresh;
 }
 
 int tr_mb_gossip_apply(tr_cluster *c, uint64_t from, const uint8_t *p, size_t n, uint64_t now) {
@@ -256,12 +257,13 @@ int tr_mb_gossip_apply(tr_cluster *c, uint64_t from, const uint8_t *p, size_t n,
   int rc = read_hb(p, n, &h);
   if (rc < 0) return rc;
   if (h.id != from || !from) return TR_EPERM; /* speaks only for itself */
+  if ((rc = apply_view(c, h.view, h.view_len, 0, now)) < 0) return rc;
   member *m = tr_mb_find(c, from);
-  if (!m && !(m = tr_mb_add(c, from))) return TR_ENOMEM;
+  if (!m && !(m = tr_mb_add(c, from, now))) return TR_ENOMEM;
   if (h.inc < m->inc) return 0; /* an older incarnation still talking */
   if (h.inc > m->inc) {
     if (m->inc) tr_log(TR_LOG_INFO, "cluster", "member %016llx (%s) restarted", (unsigned long long)from, h.name);
-    reset(c, m, h.inc);
+    reset(c, m, h.inc, now);
   }
   snprintf(m->name, sizeof m->name, "%s", h.name);
   if (h.addr[0]) snprintf(m->addr, sizeof m->addr, "%s", h.addr);
@@ -276,7 +278,7 @@ int tr_mb_gossip_apply(tr_cluster *c, uint64_t from, const uint8_t *p, size_t n,
     c->state = TR_MEMBER_UP;
     tr_log(TR_LOG_INFO, "cluster", "joined through %016llx (%s)", (unsigned long long)from, h.name);
   }
-  int fresh = apply_view(c, h.view, h.view_len);
+  int fresh = apply_view(c, h.view, h.view_len, 1, now);
   tr_mb_judge(c, now);
   return fresh;
 }
@@ -289,7 +291,7 @@ void tr_mb_judge(tr_cluster *c, uint64_t now) {
     int st = m->state;
     if (m->said == TR_MEMBER_LEAVING) {
       st = TR_MEMBER_LEAVING;
-      if (!m->out || !tr_link_is_up(m->out) || now - m->heard_ms > c->o.pause_ms)
+      if (!m->out || !tr_link_is_up(m->out) || tr_ms_since(now, m->heard_ms) > c->o.pause_ms)
         st = TR_MEMBER_REMOVED;
     } else if (m->heard_ms) {
       double phi = tr_phi_value(&m->phi, now);
@@ -301,7 +303,7 @@ void tr_mb_judge(tr_cluster *c, uint64_t now) {
     /* forget the long gone, and those we never managed to hear from */
     int gone = (m->state == TR_MEMBER_DOWN || m->state == TR_MEMBER_REMOVED ||
                 (!m->heard_ms && m->state == TR_MEMBER_JOINING)) &&
-               now - m->since_ms > c->o.forget_ms;
+               tr_ms_since(now, m->since_ms) > c->o.forget_ms;
     if (gone && !m->out && !m->dialing) {
       c->m[i] = c->m[--c->nm];
       continue;

@@ -101,7 +101,7 @@ static void route_expire(tr_cluster *c, uint64_t now) {
     route *r = &c->routes[i];
     member *m = tr_mb_find(c, r->id);
     int gone = !m || m->state == TR_MEMBER_DOWN || m->state == TR_MEMBER_REMOVED;
-    if (r->head && (gone || now - r->since_ms > TR_PEND_MS)) {
+    if (r->head && (gone || tr_ms_since(now, r->since_ms) > TR_PEND_MS)) {
       r->tail->next = dead;
       dead = r->head;
       r->head = r->tail = NULL;
@@ -223,10 +223,10 @@ static void on_up(tr_link *l, void *arg) {
   } else if (!r->out) {
     /* it talks to us, so we will talk back: known from now on (its
      * address comes with its first heartbeat) */
-    if (!tr_mb_find(c, peer)) tr_mb_add(c, peer);
+    if (!tr_mb_find(c, peer)) tr_mb_add(c, peer, tr_now_ms());
   } else {
     member *m = tr_mb_find(c, peer);
-    if (!m) m = tr_mb_add(c, peer);
+    if (!m) m = tr_mb_add(c, peer, tr_now_ms());
     if (!m || (m->out && m->out != l && tr_link_is_up(m->out))) keep = 0;
     else {
       m->out = l;
@@ -270,7 +270,7 @@ static void on_down(tr_link *l, int err, void *arg) {
      * at most every 10 s: a refused node keeps retrying */
     c->refused++;
     uint64_t now = tr_now_ms();
-    if (now - c->refused_log_ms >= 10000 || !c->refused_log_ms) {
+    if (!c->refused_log_ms || tr_ms_since(now, c->refused_log_ms) >= 10000) {
       tr_log(TR_LOG_WARN, "cluster", "refused a link (%s): %s (%llu refused so far)",
              r->out ? "dialled" : "incoming", tr_strerror(err), (unsigned long long)c->refused);
       c->refused_log_ms = now;
@@ -318,6 +318,16 @@ static int link_add(tr_cluster *c, nng_stream *s, int out, const char *addr) {
   return 0;
 }
 
+/* Starts l (outside c->mu: a start that fails reports down, which takes
+ * it), then lets the ticker time out and reap it. */
+static void link_started(tr_cluster *c, tr_link *l) {
+  tr_link_start(l);
+  pthread_mutex_lock(&c->mu);
+  for (lrec *r = c->links; r; r = r->next)
+    if (r->l == l) r->started = 1;
+  pthread_mutex_unlock(&c->mu);
+}
+
 /* ------------------------------------------------------------ accept, dial */
 
 static void accept_done(void *arg) {
@@ -332,7 +342,7 @@ static void accept_done(void *arg) {
   if (!c->stopping && link_add(c, s, 0, NULL) == 0) l = c->links->l;
   else if (c->stopping) nng_stream_free(s);
   pthread_mutex_unlock(&c->mu);
-  if (l) tr_link_start(l);
+  if (l) link_started(c, l);
   if (!c->stopping) nng_stream_listener_accept(c->lis, c->acc_aio);
 }
 
@@ -361,7 +371,7 @@ static void dial_done(void *arg) {
   }
   atomic_store(&d->done, 1);
   pthread_mutex_unlock(&c->mu);
-  if (l) tr_link_start(l);
+  if (l) link_started(c, l);
 }
 
 /* Starts dialling addr; c->mu held. */
@@ -413,8 +423,8 @@ typedef struct sendlist {
 static void tick(tr_cluster *c, uint64_t now, int *hb_due) {
   dialrec *done_dials = NULL;
   lrec *dead = NULL;
-  sendlist to;
-  to.n = 0;
+  sendlist to, slow; /* heartbeat targets; handshakes that take too long */
+  to.n = slow.n = 0;
   tr_pack pk = TR_PACK_INIT;
 
   pthread_mutex_lock(&c->mu);
@@ -432,14 +442,21 @@ static void tick(tr_cluster *c, uint64_t now, int *hb_due) {
   /* links: dead ones out of the list; handshakes that take too long closed */
   for (lrec **pp = &c->links; *pp;) {
     lrec *r = *pp;
+    if (!r->started) { /* its creator has not started it yet: not ours */
+      pp = &r->next;
+      continue;
+    }
     if (r->dead) {
       *pp = r->next;
       r->next = dead;
       dead = r;
       continue;
     }
-    if (!tr_link_is_up(r->l) && now - tr_link_started_ms(r->l) > HANDSHAKE_TIMEOUT_MS)
-      tr_link_close(r->l); /* down follows; reaped next pass */
+    /* closed after the lock is released: closing reports down, which
+     * takes c->mu */
+    if (!tr_link_is_up(r->l) && tr_ms_since(now, tr_link_started_ms(r->l)) > HANDSHAKE_TIMEOUT_MS &&
+        slow.n < 256)
+      slow.l[slow.n++] = r->l;
     pp = &r->next;
   }
   tr_mb_judge(c, now);
@@ -476,6 +493,7 @@ static void tick(tr_cluster *c, uint64_t now, int *hb_due) {
   pthread_mutex_unlock(&c->mu);
 
   /* links are freed only by this thread, so the pointers stay valid */
+  for (size_t i = 0; i < slow.n; i++) tr_link_close(slow.l[i]); /* reaped next pass */
   for (size_t i = 0; i < to.n; i++) tr_link_send_frame(to.l[i], TR_FRAME_GOSSIP, pk.data, pk.len);
   tr_pack_free(&pk);
 
@@ -744,7 +762,7 @@ size_t tr_cluster_members(tr_cluster *c, tr_member_info *out, size_t max) {
     mi->incarnation = m->inc;
     mi->state = m->state;
     mi->phi = tr_phi_value(&m->phi, now);
-    mi->last_heard_ms = m->heard_ms ? now - m->heard_ms : 0;
+    mi->last_heard_ms = m->heard_ms ? tr_ms_since(now, m->heard_ms) : 0;
     mi->status = m->status;
     add_stats(mi, &m->gone);
   }
