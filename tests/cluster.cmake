@@ -1,7 +1,7 @@
-# Cluster security tests (included by tests/CMakeLists.txt): cmocka units of
-# the link handshake and frame sealing, their fuzz corpora replayed as
-# regression tests, and with -DTROUPE_FUZZ=ON under clang the libFuzzer
-# targets themselves.
+# Cluster tests (included by tests/CMakeLists.txt): cmocka units of the
+# link handshake and frame sealing; their fuzz corpora and the heartbeat
+# corpus replayed as regression tests; with -DTROUPE_FUZZ=ON under clang
+# the libFuzzer targets themselves.
 foreach(t handshake seal)
   troupe_unit_test(${t})
 endforeach()
@@ -23,6 +23,15 @@ foreach(t ${TR_CLUSTER_FUZZ_TARGETS})
   set_tests_properties(fuzz.${t}.corpus PROPERTIES TIMEOUT 300)
 endforeach()
 
+# heartbeats (member.c): the membership code and the codec, with stubs for
+# the three functions of other layers it reaches (in the target)
+set(TR_GOSSIP_FUZZ_SOURCES ${PROJECT_SOURCE_DIR}/cluster/member.c ${PROJECT_SOURCE_DIR}/cluster/phi.c)
+add_executable(replay_gossip ${TR_CLUSTER_FUZZ_DIR}/fuzz_gossip.c ${TR_CLUSTER_FUZZ_DIR}/replay.c
+  ${TR_GOSSIP_FUZZ_SOURCES} $<TARGET_OBJECTS:troupe_codec_objs>)
+target_link_libraries(replay_gossip PRIVATE troupe_deps)
+add_test(NAME fuzz.gossip.corpus COMMAND replay_gossip ${TR_CLUSTER_FUZZ_DIR}/corpus/gossip)
+set_tests_properties(fuzz.gossip.corpus PROPERTIES TIMEOUT 300)
+
 # libFuzzer: fuzz_<target> compiles its own instrumented copy of the
 # sources above. Run, e.g.:
 #   nice -n 19 build/tests/fuzz_frame -max_total_time=600 tests/fuzz/corpus/frame
@@ -34,4 +43,10 @@ if(TROUPE_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang")
     target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_libraries(fuzz_${t} PRIVATE troupe_deps)
   endforeach()
+  add_executable(fuzz_gossip ${TR_CLUSTER_FUZZ_DIR}/fuzz_gossip.c ${TR_GOSSIP_FUZZ_SOURCES}
+    $<TARGET_OBJECTS:troupe_codec_fuzz>)
+  target_compile_options(fuzz_gossip PRIVATE -fsanitize=fuzzer,address,undefined
+    -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(fuzz_gossip PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_gossip PRIVATE troupe_deps)
 endif()

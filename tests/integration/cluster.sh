@@ -9,8 +9,9 @@ TROUPE=${1:?usage: cluster.sh path/to/troupe N}
 N=${2:-3}
 . "$(dirname "$0")/lib.sh"
 
-BASE=$((20000 + RANDOM % 20000))
-addr() { echo "tcp://127.0.0.1:$((BASE + $1))"; }
+# ipc sockets in the scratch dir: no port another test could hold (tcp is
+# covered by integration.remote and integration.tamper)
+addr() { echo "ipc://$T/n$1.sock"; }
 SEEDS=(--seed "$(addr 1)" --seed "$(addr 2)")
 declare -A PID
 
@@ -23,7 +24,7 @@ done
 start() { # start I: node nI on its port, seeds n1 and n2, log in $T/nI.log (appended)
   local i=$1
   "$TROUPE" -d "$T/n$i" --node-name "n$i" -t 1 --cluster-listen "$(addr "$i")" \
-    --console-listen "tcp://127.0.0.1:$((BASE + 100 + i))" "${SEEDS[@]}" >>"$T/n$i.log" 2>&1 &
+    --console-listen "ipc://$T/c$i.sock" "${SEEDS[@]}" >>"$T/n$i.log" 2>&1 &
   PID[$i]=$!
   PIDS+=("$!")
 }
@@ -35,7 +36,7 @@ wait_count() {
     [ "$(grep -cE "$pat" "$f" 2>/dev/null || true)" -ge "$want" ] && return 0
     sleep 0.05
   done
-  echo "--- $f:" >&2; cat "$f" >&2
+  for g in "$T"/*.log; do echo "--- $g:" >&2; cat "$g" >&2; done
   die "fewer than $want lines matching '$pat' in $f within ${secs}s"
 }
 
@@ -68,7 +69,7 @@ after=$(cat "$T"/n*.log | grep -cE "\(n$S\) .*-> down" || true)
 # 5. a node with another secret is never admitted
 "$TROUPE" init --data-dir "$T/bad" >/dev/null
 "$TROUPE" -d "$T/bad" --node-name bad -t 1 --cluster-listen "$(addr 50)" \
-  --console-listen "tcp://127.0.0.1:$((BASE + 150))" "${SEEDS[@]}" >"$T/bad.log" 2>&1 &
+  --console-listen "ipc://$T/cbad.sock" "${SEEDS[@]}" >"$T/bad.log" 2>&1 &
 BAD=$!; PIDS+=("$BAD")
 wait_for "$T/n1.log" "refused a link \\(incoming\\)" 30
 sleep 2
