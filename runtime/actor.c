@@ -12,6 +12,7 @@
 
 #include "codec/mp.h"
 #include "core.h"
+#include "virtual.h"
 #include "deadletter.h"
 #include "registry.h"
 #include "slots.h"
@@ -386,7 +387,11 @@ static int dispatch(tr_worker *w, tr_actor *a, tr_mnode *n, int system) {
       tr_msg_release(w->sys, n);
       return RUN_GO_ON;
     }
-  } else if (n->m.type >= TR_MSG_SYSTEM && n->m.type != TR_MSG_PERSISTED) {
+  } else if (n->m.type == TR_SYS_PASSIVATE) {
+    tr_msg_release(w->sys, n); /* virtual.c: everything before it was handled */
+    return after_callback(w, a, TR_STOP);
+  } else if (n->m.type >= TR_MSG_SYSTEM && n->m.type != TR_MSG_PERSISTED &&
+             !(n->m.type == TR_SYS_VIRTUAL && a->beh == &tr_vdir_behavior)) {
     tr_msg_release(w->sys, n); /* forged system type in a user box */
     return RUN_GO_ON;
   }

@@ -7,40 +7,50 @@
 #include "core.h"
 #include "timer.h"
 
-static int send_user(tr_ctx *ctx, tr_ref to, uint32_t type, uint16_t flags, uint64_t corr,
-                     const void *data, size_t len) {
+int tr_actor_send_via(tr_ctx *ctx, tr_route_fn route, void *rarg, uint32_t type,
+                      uint16_t flags, uint64_t corr, const void *data, size_t len) {
   if (!ctx || (len && !data)) return TR_EINVAL;
   if (type >= TR_MSG_SYSTEM) return TR_EINVAL;
   tr_system *sys = tr_tls_sys;
   tr_sched_checkpoint(sys);
   tr_mnode *n = tr_msg_new(sys, tr_actor_ref(sys, ctx), type, flags, corr, data, len);
-  if (!n) return len > (64u << 20) ? TR_ETOOBIG : TR_ENOMEM;
-  return tr_deliver(sys, to, n, 0);
+  if (!n) return len > TR_MSG_MAX ? TR_ETOOBIG : TR_ENOMEM;
+  return route(sys, n, rarg);
 }
 
-int tr_actor_send(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len) {
-  return send_user(ctx, to, type, 0, 0, data, len);
-}
-
-int tr_actor_reply(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *data, size_t len) {
-  if (!req || !(req->flags & TR_MSG_F_ASK)) return TR_EINVAL;
-  return send_user(ctx, req->sender, type, TR_MSG_F_REPLY, req->corr, data, len);
-}
-
-int tr_actor_ask(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
-                 uint32_t timeout_ms, uint64_t *corr) {
+int tr_actor_ask_via(tr_ctx *ctx, tr_route_fn route, void *rarg, uint32_t type,
+                     const void *data, size_t len, uint32_t timeout_ms, uint64_t *corr) {
   if (!ctx || (len && !data) || type >= TR_MSG_SYSTEM) return TR_EINVAL;
   uint64_t id;
   /* the timeout timer's id doubles as the ask's correlation id */
   int rc = tr_timer_create(ctx, timeout_ms, 0, 0, NULL, 0, 1, &id);
   if (rc < 0) return rc;
-  rc = send_user(ctx, to, type, TR_MSG_F_ASK, id, data, len);
+  rc = tr_actor_send_via(ctx, route, rarg, type, TR_MSG_F_ASK, id, data, len);
   if (rc < 0) {
     tr_timer_cancel_id(ctx, id);
     return rc;
   }
   if (corr) *corr = id;
   return 0;
+}
+
+int tr_route_ref(tr_system *sys, tr_mnode *n, void *arg) {
+  return tr_deliver(sys, *(const tr_ref *)arg, n, 0);
+}
+
+int tr_actor_send(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len) {
+  return tr_actor_send_via(ctx, tr_route_ref, &to, type, 0, 0, data, len);
+}
+
+int tr_actor_reply(tr_ctx *ctx, const tr_msg *req, uint32_t type, const void *data, size_t len) {
+  if (!req || !(req->flags & TR_MSG_F_ASK)) return TR_EINVAL;
+  tr_ref to = req->sender;
+  return tr_actor_send_via(ctx, tr_route_ref, &to, type, TR_MSG_F_REPLY, req->corr, data, len);
+}
+
+int tr_actor_ask(tr_ctx *ctx, tr_ref to, uint32_t type, const void *data, size_t len,
+                 uint32_t timeout_ms, uint64_t *corr) {
+  return tr_actor_ask_via(ctx, tr_route_ref, &to, type, data, len, timeout_ms, corr);
 }
 
 int tr_actor_stop(tr_ctx *ctx, tr_ref who) {

@@ -28,7 +28,10 @@ enum {
   TR_SYS_ADOPT,                        /* [child pointer] */
   TR_SYS_ASK_TIMEOUT,                  /* corr = ask id */
   TR_SYS_SUP_RETRY,                    /* supervisor: restart what is pending */
-  TR_SYS_RECOVER_CHUNK                 /* persistent actor: snapshot and events */
+  TR_SYS_RECOVER_CHUNK,                /* persistent actor: snapshot and events */
+  /* these two travel in the user mailbox, in order with user messages */
+  TR_SYS_VIRTUAL,                      /* to the directory: virtual.c */
+  TR_SYS_PASSIVATE                     /* a virtual actor ends after what came before */
 };
 
 /* Actor state word. */
@@ -151,6 +154,7 @@ typedef struct tr_registry tr_registry;
 typedef struct tr_blocking tr_blocking;
 typedef struct tr_slots tr_slots;
 typedef struct tr_store tr_store;
+typedef struct tr_vdir tr_vdir;
 struct append_req;
 
 struct tr_system {
@@ -191,6 +195,9 @@ struct tr_system {
    * or returns an error and leaves n to the caller (a dead letter) */
   int (*remote_send)(tr_system *sys, tr_ref to, tr_mnode *n, void *arg);
   void *remote_arg;
+  /* virtual actors and remote spawn (virtual.c), created on first use */
+  _Atomic(struct tr_vdir *) vdir;
+  pthread_mutex_t vdir_mu;
 };
 
 /* Messages queued for a (approximate from other threads; never negative:
@@ -207,7 +214,10 @@ static inline uint32_t tr_actor_depth(const struct tr_actor *a);
 /* ------------------------------------------------------------ internals */
 extern _Thread_local tr_worker *tr_tls_worker;
 
-/* Message allocation: the node's payload is copied in. */
+#define TR_MSG_MAX (64u << 20) /* largest payload one message may carry */
+
+/* Message allocation: the node's payload is copied in (data NULL: left for
+ * the caller to fill). */
 tr_mnode *tr_msg_new(tr_system *sys, tr_ref sender, uint32_t type, uint16_t flags, uint64_t corr,
                      const void *data, size_t len);
 void tr_msg_release(tr_system *sys, tr_mnode *n);
@@ -284,6 +294,18 @@ void tr_sup_child_exited(tr_ctx *ctx, struct tr_actor *child, int reason);
 void tr_sup_retry(tr_ctx *ctx);
 void tr_sup_free(tr_system *sys, void *sup);
 
+/* External asks (system.c): route(sys, n, rarg) delivers the request n
+ * (consumed); the reply is the caller's, freed with tr_msg_free(). */
+typedef int (*tr_route_fn)(tr_system *sys, tr_mnode *n, void *rarg);
+/* The route of a ref (rarg: const tr_ref *). */
+int tr_route_ref(tr_system *sys, tr_mnode *n, void *rarg);
+/* An actor's send (flags, corr) or ask through route (api.c). */
+int tr_actor_send_via(tr_ctx *ctx, tr_route_fn route, void *rarg, uint32_t type,
+                      uint16_t flags, uint64_t corr, const void *data, size_t len);
+int tr_actor_ask_via(tr_ctx *ctx, tr_route_fn route, void *rarg, uint32_t type,
+                     const void *data, size_t len, uint32_t timeout_ms, uint64_t *corr);
+int tr_external_ask(tr_system *sys, tr_route_fn route, void *rarg, uint32_t type,
+                    const void *data, size_t len, uint32_t timeout_ms, tr_msg **reply);
 /* External ask completion (system.c) */
 void tr_waiter_complete(tr_system *sys, tr_mnode *n);
 #define TR_ID_EXTERNAL 1u /* sender id of external asks: never an actor */

@@ -12,8 +12,6 @@
 #include "deadletter.h"
 #include "slots.h"
 
-#define TR_MSG_MAX (64u << 20) /* largest payload one message may carry */
-
 
 static inline tr_pool_cache *my_cache(tr_system *sys) {
   tr_worker *w = tr_tls_worker;
@@ -33,7 +31,7 @@ tr_mnode *tr_msg_new(tr_system *sys, tr_ref sender, uint32_t type, uint16_t flag
   n->m.flags = flags;
   n->m.internal_ = (uint16_t)cls;
   n->m.len = (uint32_t)len;
-  if (len) memcpy(n->m.data, data, len);
+  if (len && data) memcpy(n->m.data, data, len);
   return n;
 }
 

@@ -10,6 +10,7 @@
 #include "registry.h"
 #include "slots.h"
 #include "storage/store.h"
+#include "virtual.h"
 
 typedef struct tr_waiter {
   struct tr_waiter *next;
@@ -89,6 +90,7 @@ int tr_system_new(const tr_config *cfg, tr_system **out) {
   pthread_mutex_init(&sys->wait_lock, NULL);
   pthread_mutex_init(&sys->done_lock, NULL);
   pthread_cond_init(&sys->done_cond, NULL);
+  pthread_mutex_init(&sys->vdir_mu, NULL);
   sys->slots = tr_slots_new();
   sys->registry = tr_registry_new();
   sys->dl = tr_dl_new();
@@ -176,6 +178,8 @@ void tr_system_free(tr_system *sys) {
     tr_worker *w = &sys->workers[i];
     tr_pool_cache_flush(&sys->pool, &w->cache);
   }
+  tr_virtual_free(sys);
+  pthread_mutex_destroy(&sys->vdir_mu);
   tr_slots_free(sys->slots);
   tr_registry_free(sys->registry);
   tr_dl_free(sys->dl);
@@ -245,8 +249,8 @@ void tr_waiter_complete(tr_system *sys, tr_mnode *n) {
   tr_msg_release(sys, n);
 }
 
-int tr_system_ask(tr_system *sys, tr_ref to, uint32_t type, const void *data, size_t len,
-                  uint32_t timeout_ms, tr_msg **reply) {
+int tr_external_ask(tr_system *sys, tr_route_fn route, void *rarg, uint32_t type,
+                    const void *data, size_t len, uint32_t timeout_ms, tr_msg **reply) {
   if (!sys || !reply || (len && !data) || type >= TR_MSG_SYSTEM) return TR_EINVAL;
   if (tr_tls_worker && tr_tls_worker->sys == sys) return TR_EDEADLK;
   tr_waiter w;
@@ -268,7 +272,7 @@ int tr_system_ask(tr_system *sys, tr_ref to, uint32_t type, const void *data, si
   sys->waiters = &w;
   pthread_mutex_unlock(&sys->wait_lock);
   tr_external_enter(sys);
-  int rc = tr_deliver(sys, to, n, 0);
+  int rc = route(sys, n, rarg);
   tr_external_exit(sys);
   struct timespec until;
   clock_gettime(CLOCK_MONOTONIC, &until);
@@ -294,6 +298,11 @@ int tr_system_ask(tr_system *sys, tr_ref to, uint32_t type, const void *data, si
   if (!w.reply) return rc < 0 ? rc : TR_ETIMEDOUT;
   *reply = &w.reply->m;
   return 0;
+}
+
+int tr_system_ask(tr_system *sys, tr_ref to, uint32_t type, const void *data, size_t len,
+                  uint32_t timeout_ms, tr_msg **reply) {
+  return tr_external_ask(sys, tr_route_ref, &to, type, data, len, timeout_ms, reply);
 }
 
 void tr_msg_free(tr_msg *msg) {

@@ -16,5 +16,6 @@
 #include "supervisor.h"
 #include "codec.h"
 #include "persist.h"
+#include "virtual.h"
 
 #endif

@@ -16,6 +16,7 @@
 #ifndef TROUPE_TOOLS_CONFIG_H
 #define TROUPE_TOOLS_CONFIG_H
 
+#include "troupe/virtual.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,13 +35,7 @@ enum {
   TR_CFG_FILE_MAX = 1 << 20 /* a YAML file larger than this is refused */
 };
 
-/* Roles a node may take; placement only puts a kind on nodes with its role. */
-enum {
-  TR_ROLE_ENGINE = 1,
-  TR_ROLE_WORKER = 2,
-  TR_ROLE_GATEWAY = 4,
-  TR_ROLE_ALL = 7
-};
+/* Roles a node may take: TR_ROLE_* in troupe/virtual.h. */
 
 /* Positive results of tr_node_config_parse_args/resolve (not errors). */
 enum { TR_CFG_HELP = 1, TR_CFG_VERSION = 2 };
