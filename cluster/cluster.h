@@ -79,6 +79,7 @@ typedef struct tr_member_info {
   uint32_t roles;
   uint64_t incarnation;
   int state;            /* tr_member_state, as this node sees it */
+  int draining;         /* hosts no virtual actors (tr_cluster_set_draining) */
   int self;
   double phi;
   uint64_t last_heard_ms; /* ms ago; 0 for self */
@@ -96,6 +97,17 @@ int tr_cluster_start(tr_system *sys, const tr_identity *id, const tr_cluster_opt
 /* Graceful leave: state leaving, told to every member, links closed with a
  * bye. Waits up to timeout_ms for the heartbeats to go out. */
 void tr_cluster_leave(tr_cluster *c, uint32_t timeout_ms);
+
+/* Draining: this node hosts no virtual actors (its activations move to
+ * other nodes; it still runs everything else and sends anywhere). Told to
+ * members in heartbeats. Any thread. */
+void tr_cluster_set_draining(tr_cluster *c, int on);
+
+/* Fault injection, for partition tests and drills: while on, every frame
+ * from node is dropped and nothing is sent to it (messages become dead
+ * letters), as if the network between the two had failed; both sides must
+ * block each other for a symmetric partition. At most 16 nodes. */
+int tr_cluster_block(tr_cluster *c, uint64_t node, int on);
 
 /* Stops everything and frees c. After tr_system_wait() (no actor sends). */
 void tr_cluster_free(tr_cluster *c);

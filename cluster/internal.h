@@ -49,6 +49,7 @@ typedef struct member {
   uint32_t roles;
   uint64_t inc;       /* incarnation: start time of that process (ms) */
   int said;           /* state it reports about itself: joining/up/leaving */
+  int draining;       /* it said it hosts no virtual actors for now */
   int state;          /* as this node sees it (tr_member_state) */
   tr_phi phi;
   uint64_t heard_ms;  /* last heartbeat */
@@ -66,6 +67,8 @@ typedef struct pend {
   struct pend *next;
   tr_ref to;
   struct tr_mnode *n;
+  size_t nlen;        /* a virtual actor's name follows, or 0 */
+  char name[];
 } pend;
 
 /* Where messages for a node go: its link, or, while the link is being
@@ -96,6 +99,10 @@ struct tr_cluster {
   int self_seed;       /* our own address is in the seed list */
   uint64_t inc;
   int state;           /* our own: joining, up, leaving */
+  int draining;        /* tr_cluster_set_draining */
+  uint64_t blocked[16];  /* tr_cluster_block: peers we drop frames of */
+  int nblocked;
+  uint64_t place_digest; /* who may host virtual actors, as last seen */
 
   nng_stream_listener *lis;
   nng_aio *acc_aio;
@@ -136,6 +143,12 @@ int tr_mb_gossip_build(struct tr_cluster *c, tr_pack *pk);
 int tr_mb_gossip_apply(struct tr_cluster *c, uint64_t from, const uint8_t *p, size_t n,
                        uint64_t now);
 void tr_mb_judge(struct tr_cluster *c, uint64_t now);
+
+/* place.c: the directory's hooks (runtime/virtual.h), and a digest of who
+ * may host virtual actors (under c->mu), whose change means "rebalance". */
+int tr_place_owner(void *arg, uint32_t roles, const char *name, size_t len, uint64_t *node);
+int tr_place_hosts(void *arg, uint32_t roles);
+uint64_t tr_place_digest(struct tr_cluster *c);
 
 
 #endif

@@ -98,7 +98,7 @@ static void pack_status(tr_pack *pk, const tr_node_status *s) {
 }
 
 int tr_mb_gossip_build(tr_cluster *c, tr_pack *pk) {
-  tr_pack_map(pk, 10);
+  tr_pack_map(pk, 11);
   tr_pack_kv_int(pk, "v", 1);
   tr_pack_str(pk, "id");
   tr_pack_uint(pk, c->id.node_id);
@@ -109,6 +109,7 @@ int tr_mb_gossip_build(tr_cluster *c, tr_pack *pk) {
   tr_pack_kv_str(pk, "addr", c->addr);
   tr_pack_kv_str(pk, "console", c->console);
   tr_pack_kv_int(pk, "roles", c->o.roles);
+  tr_pack_kv_int(pk, "dr", c->draining);
   tr_pack_str(pk, "status");
   pack_status(pk, &c->status);
   uint32_t n = 0;
@@ -170,7 +171,7 @@ static int read_status(tr_unpack *u, tr_node_status *s) {
 
 typedef struct hb {
   uint64_t id, inc;
-  int64_t st, roles;
+  int64_t st, roles, draining;
   char name[64], addr[256], console[256];
   tr_node_status status;
   const uint8_t *view;
@@ -196,6 +197,7 @@ static int read_hb(const uint8_t *p, size_t n, hb *h) {
     else if (!strcmp(k, "inc")) rc = tr_unpack_uint(&u, &h->inc), h->has |= 2;
     else if (!strcmp(k, "st")) rc = tr_unpack_int(&u, &h->st), h->has |= 4;
     else if (!strcmp(k, "roles")) rc = tr_unpack_int(&u, &h->roles);
+    else if (!strcmp(k, "dr")) rc = tr_unpack_int(&u, &h->draining);
     else if (!strcmp(k, "name")) rc = tr_unpack_str_copy(&u, h->name, sizeof h->name);
     else if (!strcmp(k, "addr")) rc = tr_unpack_str_copy(&u, h->addr, sizeof h->addr);
     else if (!strcmp(k, "console")) rc = tr_unpack_str_copy(&u, h->console, sizeof h->console);
@@ -269,6 +271,7 @@ int tr_mb_gossip_apply(tr_cluster *c, uint64_t from, const uint8_t *p, size_t n,
   if (h.addr[0]) snprintf(m->addr, sizeof m->addr, "%s", h.addr);
   snprintf(m->console, sizeof m->console, "%s", h.console);
   m->roles = (uint32_t)h.roles;
+  m->draining = h.draining != 0;
   m->said = (int)h.st;
   m->status = h.status;
   m->heard_ms = now;

@@ -14,6 +14,7 @@
 #include "internal.h"
 #include "runtime/core.h"
 #include "runtime/deadletter.h"
+#include "runtime/virtual.h"
 
 #define TICK_MS 20
 #define HANDSHAKE_TIMEOUT_MS 5000
@@ -48,10 +49,16 @@ static route *route_get(tr_cluster *c, uint64_t node) {
   return r;
 }
 
-static int send_node(tr_cluster *c, tr_link *l, tr_ref to, tr_mnode *n) {
+/* Queues n for to, or for the virtual actor name[0..nlen) when nlen. */
+static int send_node(tr_cluster *c, tr_link *l, tr_ref to, const char *name, size_t nlen,
+                     tr_mnode *n) {
   tr_envelope e = {.type = n->m.type, .flags = n->m.flags, .corr = n->m.corr,
                    .sender = n->m.sender, .target = to, .payload = n->m.data,
                    .payload_len = n->m.len};
+  if (nlen) {
+    e.target_name = name;
+    e.target_name_len = nlen;
+  }
   if (!e.sender.node) e.sender.node = c->id.node_id;
   int rc = tr_link_send(l, &e);
   if (rc == 0) tr_msg_release(c->sys, n);
@@ -72,7 +79,7 @@ static void route_up(tr_cluster *c, uint64_t node, tr_link *l) {
   }
   while (p) {
     pend *next = p->next;
-    if (send_node(c, l, p->to, p->n) < 0) {
+    if (send_node(c, l, p->to, p->name, p->nlen, p->n) < 0) {
       tr_dl_record(c->sys->dl, p->to, &p->n->m, TR_DL_REMOTE);
       tr_msg_release(c->sys, p->n);
     }
@@ -142,32 +149,53 @@ static void route_free_all(tr_cluster *c) {
 
 /* ------------------------------------------------------------ delivery */
 
-static int remote_send(tr_system *sys, tr_ref to, tr_mnode *n, void *arg) {
-  (void)sys;
-  tr_cluster *c = arg;
+/* Caller holds c->mu. */
+static int is_blocked(tr_cluster *c, uint64_t node) {
+  for (int i = 0; i < c->nblocked; i++)
+    if (c->blocked[i] == node) return 1;
+  return 0;
+}
+
+/* Whether node is blocked (tr_cluster_block); cheap while nothing is. */
+static int blocked(tr_cluster *c, uint64_t node) {
+  if (!__atomic_load_n(&c->nblocked, __ATOMIC_RELAXED)) return 0;
+  pthread_mutex_lock(&c->mu);
+  int b = is_blocked(c, node);
+  pthread_mutex_unlock(&c->mu);
+  return b;
+}
+
+/* Sends n to node: to a ref there, or to the virtual actor name[0..nlen)
+ * when nlen. Consumes n and returns 0, or returns an error (the caller
+ * makes n a dead letter). */
+static int route_send(tr_cluster *c, uint64_t node, tr_ref to, const char *name, size_t nlen,
+                      tr_mnode *n) {
+  if (blocked(c, node)) return TR_ENOENT;
   pthread_rwlock_rdlock(&c->rlk);
-  route *r = route_find(c, to.node);
+  route *r = route_find(c, node);
   tr_link *l = r ? r->l : NULL;
-  int rc = l ? send_node(c, l, to, n) : TR_ENOENT;
+  int rc = l ? send_node(c, l, to, name, nlen, n) : TR_ENOENT;
   pthread_rwlock_unlock(&c->rlk);
   if (l) return rc; /* an error: the runtime makes it a dead letter */
   /* no link: wait for one if the node is a member we are (re)connecting to */
   pthread_rwlock_wrlock(&c->rlk);
-  r = route_find(c, to.node);
+  r = route_find(c, node);
   if (r && r->l) {
-    rc = send_node(c, r->l, to, n);
+    rc = send_node(c, r->l, to, name, nlen, n);
   } else {
     pthread_mutex_lock(&c->mu);
-    member *m = tr_mb_find(c, to.node);
+    member *m = tr_mb_find(c, node);
     int known = m && m->state != TR_MEMBER_DOWN && m->state != TR_MEMBER_REMOVED &&
                 m->said != TR_MEMBER_LEAVING && !c->stopping;
     pthread_mutex_unlock(&c->mu);
     rc = TR_ENOENT;
-    pend *p = known ? malloc(sizeof *p) : NULL;
-    if (p && (r = route_get(c, to.node)) && r->npend < TR_PEND_MAX) {
+    pend *p = known ? malloc(sizeof *p + nlen) : NULL;
+    if (p && (r = route_get(c, node)) && r->npend < TR_PEND_MAX) {
       p->next = NULL;
       p->to = to;
       p->n = n;
+      p->nlen = nlen;
+      if (nlen) memcpy(p->name, name, nlen);
       if (r->tail) r->tail->next = p;
       else r->head = p, r->since_ms = tr_now_ms();
       r->tail = p;
@@ -179,6 +207,15 @@ static int remote_send(tr_system *sys, tr_ref to, tr_mnode *n, void *arg) {
   }
   pthread_rwlock_unlock(&c->rlk);
   return rc;
+}
+
+static int remote_send(tr_system *sys, tr_ref to, tr_mnode *n, void *arg) {
+  (void)sys;
+  return route_send(arg, to.node, to, NULL, 0, n);
+}
+
+static int send_name(void *arg, uint64_t node, const char *name, size_t len, tr_mnode *n) {
+  return route_send(arg, node, (tr_ref){node, 0}, name, len, n);
 }
 
 /* A DATA frame from peer: every envelope into its target's mailbox. */
@@ -196,14 +233,17 @@ static void deliver_frame(tr_cluster *c, uint64_t peer, const uint8_t *p, size_t
   while ((rc = tr_envelope_reader_next(&r, &e)) == 0) {
     /* a peer speaks only for its own actors, and never sends the runtime's
      * internal messages (they carry pointers) */
-    if (e.sender.node != peer || e.type >= TR_MSG_SYSTEM || e.target_name ||
-        e.target.node != c->id.node_id) {
+    if (e.sender.node != peer || e.type >= TR_MSG_SYSTEM ||
+        (!e.target_name && e.target.node != c->id.node_id)) {
       __atomic_add_fetch(&c->bad_envelopes, 1, __ATOMIC_RELAXED);
       continue;
     }
     tr_mnode *m = tr_msg_new(sys, e.sender, e.type, e.flags, e.corr, e.payload, e.payload_len);
     if (!m) break;
-    tr_deliver(sys, e.target, m, 0);
+    if (e.target_name) /* the name's owner is decided here again */
+      tr_virtual_arrive(sys, e.target_name, e.target_name_len, m);
+    else
+      tr_deliver(sys, e.target, m, 0);
   }
   if (rc != TR_ENOENT) __atomic_add_fetch(&c->bad_envelopes, 1, __ATOMIC_RELAXED);
   tr_external_exit(sys);
@@ -249,6 +289,7 @@ static void on_frame(tr_link *l, int type, const uint8_t *p, size_t n, void *arg
   lrec *r = arg;
   tr_cluster *c = r->c;
   uint64_t peer = tr_link_peer(l);
+  if (blocked(c, peer)) return;
   if (type == TR_FRAME_DATA) {
     deliver_frame(c, peer, p, n);
   } else if (type == TR_FRAME_GOSSIP) {
@@ -460,6 +501,9 @@ static void tick(tr_cluster *c, uint64_t now, int *hb_due) {
     pp = &r->next;
   }
   tr_mb_judge(c, now);
+  uint64_t digest = tr_place_digest(c);
+  int rebalance = digest != c->place_digest;
+  c->place_digest = digest;
   if (c->state != TR_MEMBER_LEAVING) {
     /* dial members we have no link to */
     for (size_t i = 0; i < c->nm; i++) {
@@ -487,11 +531,14 @@ static void tick(tr_cluster *c, uint64_t now, int *hb_due) {
     *hb_due = 0;
     if (tr_mb_gossip_build(c, &pk) == 0) {
       for (size_t i = 0; i < c->nm && to.n < 256; i++)
-        if (c->m[i].out && tr_link_is_up(c->m[i].out)) to.l[to.n++] = c->m[i].out;
+        if (c->m[i].out && tr_link_is_up(c->m[i].out) && !is_blocked(c, c->m[i].id))
+          to.l[to.n++] = c->m[i].out;
     }
   }
   pthread_mutex_unlock(&c->mu);
 
+  /* who may host virtual actors changed: names owned elsewhere move */
+  if (rebalance) tr_virtual_rebalance(c->sys);
   /* links are freed only by this thread, so the pointers stay valid */
   for (size_t i = 0; i < slow.n; i++) tr_link_close(slow.l[i]); /* reaped next pass */
   for (size_t i = 0; i < to.n; i++) tr_link_send_frame(to.l[i], TR_FRAME_GOSSIP, pk.data, pk.len);
@@ -623,6 +670,10 @@ int tr_cluster_start(tr_system *sys, const tr_identity *id, const tr_cluster_opt
   tr_status_sample(sys, &c->cpu, 1, &c->status);
   sys->remote_arg = c;
   sys->remote_send = remote_send;
+  /* virtual actors: this node's directory places names over the members */
+  if ((rc = tr_virtual_start(sys)) < 0) goto fail;
+  tr_virtual_set_hooks(sys, &(tr_vhooks){.place = tr_place_owner, .hosts = tr_place_hosts,
+                                         .send_name = send_name, .arg = c});
   if (pthread_create(&c->ticker, NULL, ticker_main, c) != 0) {
     rc = TR_ENOMEM;
     goto fail;
@@ -636,6 +687,40 @@ fail:
 }
 
 const char *tr_cluster_address(tr_cluster *c) { return c->addr; }
+
+int tr_cluster_block(tr_cluster *c, uint64_t node, int on) {
+  if (!c || !node) return TR_EINVAL;
+  pthread_mutex_lock(&c->mu);
+  int rc = 0, i = 0;
+  while (i < c->nblocked && c->blocked[i] != node) i++;
+  if (on && i == c->nblocked) {
+    if (c->nblocked < (int)(sizeof c->blocked / sizeof c->blocked[0])) {
+      c->blocked[c->nblocked] = node;
+      __atomic_store_n(&c->nblocked, c->nblocked + 1, __ATOMIC_RELAXED);
+    } else {
+      rc = TR_EFULL;
+    }
+  } else if (!on && i < c->nblocked) {
+    c->blocked[i] = c->blocked[c->nblocked - 1];
+    __atomic_store_n(&c->nblocked, c->nblocked - 1, __ATOMIC_RELAXED);
+  }
+  if (rc == 0)
+    tr_log(TR_LOG_WARN, "cluster", "%s %016llx (fault injection)",
+           on ? "blocking" : "unblocking", (unsigned long long)node);
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+void tr_cluster_set_draining(tr_cluster *c, int on) {
+  if (!c) return;
+  pthread_mutex_lock(&c->mu);
+  if (c->draining != !!on)
+    tr_log(TR_LOG_INFO, "cluster", "%s", on ? "draining: hosting no virtual actors"
+                                             : "no longer draining");
+  c->draining = !!on;
+  pthread_mutex_unlock(&c->mu);
+  ticker_wake(c); /* the next tick rebalances and tells the members */
+}
 
 void tr_cluster_leave(tr_cluster *c, uint32_t timeout_ms) {
   if (!c) return;
@@ -686,6 +771,7 @@ void tr_cluster_free(tr_cluster *c) {
   if (c->sys && c->sys->remote_arg == c) {
     c->sys->remote_send = NULL;
     c->sys->remote_arg = NULL;
+    tr_virtual_set_hooks(c->sys, NULL);
   }
   /* stop accepting, then every dial and link (aios before streams) */
   if (c->acc_aio) nng_aio_stop(c->acc_aio);
@@ -747,6 +833,7 @@ size_t tr_cluster_members(tr_cluster *c, tr_member_info *out, size_t max) {
     s->roles = c->o.roles;
     s->incarnation = c->inc;
     s->state = c->state;
+    s->draining = c->draining;
     s->self = 1;
     s->status = c->status;
   }
@@ -761,6 +848,7 @@ size_t tr_cluster_members(tr_cluster *c, tr_member_info *out, size_t max) {
     mi->roles = m->roles;
     mi->incarnation = m->inc;
     mi->state = m->state;
+    mi->draining = m->draining;
     mi->phi = tr_phi_value(&m->phi, now);
     mi->last_heard_ms = m->heard_ms ? tr_ms_since(now, m->heard_ms) : 0;
     mi->status = m->status;
