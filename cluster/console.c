@@ -582,9 +582,10 @@ static void pack_roles(tr_pack *pk, uint32_t roles) {
 
 static void pack_member(tr_pack *pk, const tr_member_info *m) {
   const tr_node_status *s = &m->status;
-  tr_pack_map(pk, 18);
+  tr_pack_map(pk, 19);
   tr_pack_str(pk, "id");
   pack_hex(pk, m->node_id);
+  pack_kv_bool(pk, "draining", m->draining);
   pack_kv_text(pk, "name", m->name, sizeof m->name);
   pack_kv_text(pk, "addr", m->addr, sizeof m->addr);
   pack_kv_text(pk, "console", m->console, sizeof m->console);
@@ -654,7 +655,7 @@ static void pack_status(tr_console *con, tr_pack *pk) {
   pack_kv_text(pk, "name", self ? self->name : con->name, 64);
   tr_pack_kv_str(pk, "version", tr_version());
   tr_pack_kv_str(pk, "state", tr_member_state_name(self ? self->state : TR_MEMBER_UP));
-  pack_kv_bool(pk, "draining", atomic_load(&con->draining));
+  pack_kv_bool(pk, "draining", (self && self->draining) || atomic_load(&con->draining));
   tr_pack_kv_str(pk, "console", con->url);
   tr_pack_kv_str(pk, "pub", con->pub);
   tr_pack_kv_str(pk, "cluster", con->c ? tr_cluster_address(con->c) : "");

@@ -148,15 +148,8 @@ typedef struct tr_console_opts {
   /* `leave`: called once the reply has gone out; should make the program
    * leave the cluster and shut down (e.g. raise the signal main waits for). */
   void (*leave)(void *arg);
-  /* `drain`: stop (on = 1) or resume (on = 0) placing new virtual actors
-   * on this node.
-   * TODO(cluster): the cluster layer has no drain flag yet. The daemon's
-   * hook is meant to call, once cluster/node.c provides it:
-   *   void tr_cluster_set_draining(tr_cluster *c, int on);
-   * which leaves this node out of placement, carries
-   * the flag in its heartbeats so every member leaves it out too, and shows
-   * it as tr_member_info.draining (then `nodes` prints it). Until then the
-   * daemon passes no drain hook and the command answers TR_ENOTSUP. */
+  /* `drain`: stop (on = 1) or resume (on = 0) hosting virtual actors on
+   * this node (the daemon calls tr_cluster_set_draining). */
   void (*drain)(void *arg, int on);
 } tr_console_opts;
 

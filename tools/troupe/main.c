@@ -16,9 +16,19 @@
 #include <unistd.h>
 
 #include "cluster/cluster.h"
+#include "cluster/console.h"
 #include "cluster/identity.h"
 #include "config.h"
 #include "troupe/troupe.h"
+
+/* troupectl leave: the same path as SIGTERM (main's sigwait takes it). */
+static void console_leave(void *arg) {
+  (void)arg;
+  kill(getpid(), SIGTERM);
+}
+
+/* troupectl drain [--off] */
+static void console_drain(void *arg, int on) { tr_cluster_set_draining(arg, on); }
 
 static int ensure_dir(const char *dir) {
   if (mkdir(dir, 0700) == 0 || errno == EEXIST) {
@@ -129,9 +139,24 @@ int main(int argc, char **argv) {
                            .console = c.console_listen};
   tr_cluster *cl;
   rc = tr_cluster_start(sys, &id, &copts, &cl);
-  tr_identity_clear(&id); /* the cluster layer keeps its own copy */
   if (rc < 0) {
+    tr_identity_clear(&id);
     tr_log(TR_LOG_ERROR, "troupe", "cannot listen on %s: %s", c.cluster_listen, tr_strerror(rc));
+    tr_system_free(sys);
+    return 1;
+  }
+  /* the admin console (troupectl): authenticated with the admin key */
+  tr_console *con;
+  tr_console_opts conopts = {.name = c.node_name, .leave = console_leave,
+                             .drain = console_drain, .arg = cl};
+  rc = tr_console_start(sys, cl, &id, c.console_listen, &conopts, &con);
+  tr_identity_clear(&id); /* the cluster and console keep what they need */
+  if (rc < 0) {
+    tr_log(TR_LOG_ERROR, "troupe", "cannot open the console on %s: %s", c.console_listen,
+           tr_strerror(rc));
+    tr_system_shutdown(sys);
+    tr_system_wait(sys);
+    tr_cluster_free(cl);
     tr_system_free(sys);
     return 1;
   }
@@ -145,6 +170,7 @@ int main(int argc, char **argv) {
   tr_log(TR_LOG_INFO, "troupe", "%s: leaving the cluster, stopping %llu actors",
          sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)tr_system_actor_count(sys));
   tr_cluster_leave(cl, 1000);
+  tr_console_stop(con);
   tr_system_shutdown(sys);
   tr_system_wait(sys);
   tr_cluster_free(cl);

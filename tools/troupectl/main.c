@@ -266,7 +266,9 @@ static void print_nodes(const json_t *nodes) {
     snprintf(actors, sizeof actors, "%lld", ji(m, "actors"));
     fmt_ms(up, sizeof up, (uint64_t)ji(m, "uptime_ms"));
     const char *addr = js(m, "addr")[0] ? js(m, "addr") : "-";
-    const char *r1[] = {id, js(m, "name"), addr, js(m, "state"), roles, phi, heard,
+    char st[32];
+    snprintf(st, sizeof st, "%s%s", js(m, "state"), jb(m, "draining") ? ", draining" : "");
+    const char *r1[] = {id, js(m, "name"), addr, st, roles, phi, heard,
                         cpu, rss, actors, up, js(m, "version")};
     tbl_row(&a, r1);
     json_t *l = json_object_get(m, "link");
