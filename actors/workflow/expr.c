@@ -162,6 +162,7 @@ static void next(parser *p) {
   default: break;
   }
   p->tlen = 2;
+  p->tok = T_ERR;
   if (c == '=' && d == '=') p->tok = T_EQ;
   else if (c == '!' && d == '=') p->tok = T_NE;
   else if (c == '<' && d == '=') p->tok = T_LE;
@@ -173,7 +174,8 @@ static void next(parser *p) {
     if (c == '<') p->tok = T_LT;
     else if (c == '>') p->tok = T_GT;
     else if (c == '!') p->tok = T_NOT;
-    else {
+    if (p->tok == T_LT || p->tok == T_GT || p->tok == T_NOT) return;
+    {
       char ch[2] = {c, 0};
       fail(p, TR_EPROTO, p->tstart,
            c == '}' ? "text around ${...} is not supported%s" : "unexpected character '%s'",

@@ -533,8 +533,13 @@ int tr_wf_yaml_parse(const char *text, size_t len, tr_wf_model **out, tr_wf_prob
   only_keys(y, root, keys, NULL, "the workflow");
   yaml_node_t *pn = get(y, root, "process");
   const char *pid = scalar(pn);
-  if (!pid || !*pid) ERR(root, NULL, "the workflow needs a process id (process:)");
-  int32_t pi = tr_wf_model_add_process(y->m, pid, L(pn ? pn : root), C(pn ? pn : root));
+  int32_t pi = -1;
+  if (!pid || !*pid) {
+    ERR(root, NULL, "the workflow needs a process id (process:)");
+    if (!get(y, root, "steps")) ERR(root, NULL, "the workflow has no steps");
+  } else {
+    pi = tr_wf_model_add_process(y->m, pid, L(pn), C(pn));
+  }
   if (pi >= 0) {
     y->m->processes[pi].name = str(y, root, "name", pid);
     y->m->processes[pi].version_tag = str(y, root, "version_tag", pid);
@@ -543,7 +548,7 @@ int tr_wf_yaml_parse(const char *text, size_t len, tr_wf_model **out, tr_wf_prob
     if (!sn) ERR(root, pid, "the workflow has no steps");
     else steps(y, pi, -1, sn, 0);
   }
-  rc = tr_wf_model_finish(y->m, pr);
+  rc = pi >= 0 ? tr_wf_model_finish(y->m, pr) : TR_EPROTO;
   tr_wf_problems_sort(pr);
   yaml_document_delete(&y->doc);
   if (rc == TR_ENOMEM || pr->errors > before) {
