@@ -200,6 +200,9 @@ static void node_attrs(bp *b, int32_t i, const XML_Char **atts) {
     e->follow_up_date = S(b, attr(atts, N_CAMUNDA, "followUpDate"));
     e->priority = S(b, attr(atts, N_CAMUNDA, "priority"));
     break;
+  case TR_WF_START_EVENT:
+    e->form_key = S(b, attr(atts, N_CAMUNDA, "formKey"));
+    break;
   case TR_WF_RECEIVE_TASK:
     e->message_ref = S(b, attr(atts, N_NONE, "messageRef"));
     break;
@@ -546,7 +549,7 @@ static void end_el(void *ud, const XML_Char *name) {
   if (f->kind == F_CONDITION) {
     tr_wf_flow *fl = &b->m->flows[f->el];
     size_t s = 0;
-    while (s < n && strchr(" \t\r\n", t[s])) s++;
+    while (s < n && (t[s] == ' ' || t[s] == '\t' || t[s] == '\r' || t[s] == '\n')) s++;
     if (s == n) return; /* an empty condition is no condition */
     fl->condition = tr_wf_model_expr(b->m, t, n, b->pr, fl->id, f->line, f->column);
   } else if (f->kind == F_TIMERVALUE) {

@@ -185,6 +185,8 @@ tr_wf_expr *tr_wf_model_expr(tr_wf_model *m, const char *text, size_t len, tr_wf
   return e;
 }
 
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
 void tr_wf_model_value(tr_wf_model *m, tr_wf_param *p, const char *text, size_t len,
                        tr_wf_problems *pr, const char *id, int line, int column) {
   p->text = tr_wf_model_str(m, text, len);
@@ -192,7 +194,18 @@ void tr_wf_model_value(tr_wf_model *m, tr_wf_param *p, const char *text, size_t 
   bool has_expr = false;
   for (size_t i = 0; i + 1 < len; i++)
     if ((text[i] == '$' || text[i] == '#') && text[i + 1] == '{') has_expr = true;
-  if (has_expr) p->expr = tr_wf_model_expr(m, text, len, pr, id, line, column);
+  if (!has_expr) return;
+  size_t b = 0, e = len;
+  while (b < e && is_ws(text[b])) b++;
+  while (e > b && is_ws(text[e - 1])) e--;
+  /* "Hello ${name}": templates are not supported yet; say so plainly */
+  if (e - b < 3 || text[b + 1] != '{' || text[e - 1] != '}' || (text[b] != '$' && text[b] != '#')) {
+    tr_wf_problems_add(pr, false, line, column, id,
+                       "'%.*s': text mixed with ${...} is not supported; use one expression",
+                       (int)(len > 80 ? 80 : len), text);
+    return;
+  }
+  p->expr = tr_wf_model_expr(m, text, len, pr, id, line, column);
 }
 
 static const void *find(const void *arr, int32_t n, size_t sz, const char *id) {

@@ -9,6 +9,38 @@
 
 #include "troupe/error.h"
 
+/* Replaces every byte that is not part of well-formed UTF-8 with '?': a
+ * message may quote source text cut at a byte limit, and JSON needs valid
+ * UTF-8. */
+static void utf8_clean(char *s) {
+  unsigned char *p = (unsigned char *)s;
+  while (*p) {
+    unsigned c = *p;
+    int n = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : -1;
+    unsigned lo = 0x80, hi = 0xBF; /* the second byte's range */
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+    bool ok = n >= 0;
+    for (int k = 1; ok && k <= n; k++) {
+      unsigned b = p[k];
+      ok = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
+    }
+    if (!ok) {
+      *p++ = '?';
+      continue;
+    }
+    p += n + 1;
+  }
+}
+
+static char *clean_dup(const char *s) {
+  char *c = strdup(s);
+  if (c) utf8_clean(c);
+  return c;
+}
+
 tr_wf_problem *tr_wf_problems_add(tr_wf_problems *p, bool warning, int line, int column,
                                   const char *main_id, const char *fmt, ...) {
   if (!warning) p->errors++;
@@ -30,14 +62,14 @@ tr_wf_problem *tr_wf_problems_add(tr_wf_problems *p, bool warning, int line, int
   va_end(ap);
   tr_wf_problem *pr = &p->items[p->n];
   memset(pr, 0, sizeof *pr);
-  pr->message = strdup(buf);
+  pr->message = clean_dup(buf);
   if (!pr->message) return NULL;
   pr->warning = warning;
   pr->line = line;
   pr->column = column;
   p->n++;
   if (main_id) {
-    pr->main_id = strdup(main_id);
+    pr->main_id = clean_dup(main_id);
     if (pr->main_id) tr_wf_problem_add_id(pr, main_id);
   }
   return pr;
@@ -46,7 +78,7 @@ tr_wf_problem *tr_wf_problems_add(tr_wf_problems *p, bool warning, int line, int
 int tr_wf_problem_add_id(tr_wf_problem *pr, const char *id) {
   if (!pr || !id) return 0;
   if (pr->n_ids >= TR_WF_MAX_PROBLEM_IDS) return TR_ETOOBIG;
-  char *c = strdup(id);
+  char *c = clean_dup(id);
   if (!c) return TR_ENOMEM;
   pr->ids[pr->n_ids++] = c;
   return 0;
@@ -112,14 +144,15 @@ static char *summary(const tr_wf_problems *p, const char *resource) {
     memcpy(s + len, line, (size_t)k + 1);
     len += (size_t)k;
   }
+  utf8_clean(s); /* a line may have been cut inside a character */
   return s;
 }
 
 int tr_wf_problems_json(const tr_wf_problems *p, const char *resource, char **out) {
   *out = NULL;
-  if (!resource) resource = "model";
+  char *res = clean_dup(resource ? resource : "model"); /* a file name from anywhere */
   json_t *errors = json_array(), *warnings = json_array();
-  char *msg = summary(p, resource);
+  char *msg = res ? summary(p, res) : NULL;
   json_t *root = NULL;
   if (!errors || !warnings || !msg) goto fail;
   for (int i = 0; i < p->n; i++) {
@@ -127,10 +160,11 @@ int tr_wf_problems_json(const tr_wf_problems *p, const char *resource, char **ou
     if (!j || json_array_append_new(p->items[i].warning ? warnings : errors, j) < 0) goto fail;
   }
   root = json_pack("{s:s, s:s, s:{s:{s:o, s:o}}}", "type", "ParseException", "message", msg,
-                   "details", resource, "errors", errors, "warnings", warnings);
+                   "details", res, "errors", errors, "warnings", warnings);
   errors = warnings = NULL; /* json_pack's "o" took them, even on failure */
   free(msg);
-  msg = NULL;
+  free(res);
+  msg = res = NULL;
   if (!root) goto fail;
   *out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(root);
@@ -139,5 +173,6 @@ fail:
   json_decref(errors);
   json_decref(warnings);
   free(msg);
+  free(res);
   return TR_ENOMEM;
 }

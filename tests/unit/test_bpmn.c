@@ -433,6 +433,38 @@ static void test_limits(void **state) {
   free(many);
 }
 
+/* Messages quote source text cut at a byte limit: the JSON must still be
+ * valid UTF-8. And text mixed with ${...} is named as such. */
+static void test_utf8_and_templates(void **state) {
+  (void)state;
+  char xml[2048];
+  char cond[400] = "${a";
+  for (int i = 0; i < 60; i++) strcat(cond, " \xc3\xa9"); /* "é", 3 bytes with the space */
+  snprintf(xml, sizeof xml,
+           "<bpmn:definitions xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "
+           "xmlns:camunda=\"http://camunda.org/schema/1.0/bpmn\"><bpmn:process id=\"p\">"
+           "<bpmn:startEvent id=\"s\"/><bpmn:sequenceFlow id=\"f\" sourceRef=\"s\" targetRef=\"e\">"
+           "<bpmn:conditionExpression>%s}</bpmn:conditionExpression></bpmn:sequenceFlow>"
+           "<bpmn:endEvent id=\"e\"><bpmn:extensionElements><camunda:inputOutput>"
+           "<camunda:inputParameter name=\"x\">Hello ${name}</camunda:inputParameter>"
+           "</camunda:inputOutput></bpmn:extensionElements></bpmn:endEvent>"
+           "</bpmn:process></bpmn:definitions>",
+           cond);
+  tr_wf_model *m;
+  tr_wf_problems pr = TR_WF_PROBLEMS_INIT;
+  assert_int_equal(tr_wf_bpmn_parse(xml, strlen(xml), &m, &pr), TR_EPROTO);
+  assert_int_equal(pr.errors, 2);
+  assert_non_null(strstr(pr.items[0].message, "invalid expression"));
+  assert_non_null(strstr(pr.items[1].message, "text mixed with ${...} is not supported"));
+  char *out;
+  assert_int_equal(tr_wf_problems_json(&pr, "r\xc3", &out), 0); /* even a broken resource name */
+  json_t *j = json_loads(out, 0, NULL);
+  assert_non_null(j);
+  json_decref(j);
+  free(out);
+  tr_wf_problems_free(&pr);
+}
+
 /* ---- timers ---- */
 
 static void test_timers(void **state) {
@@ -497,7 +529,7 @@ int main(void) {
       cmocka_unit_test(test_bad_semantics),   cmocka_unit_test(test_bad_unsupported),
       cmocka_unit_test(test_bad_xml),         cmocka_unit_test(test_bad_scopes),
       cmocka_unit_test(test_json_shape),      cmocka_unit_test(test_limits),
-      cmocka_unit_test(test_timers),
+      cmocka_unit_test(test_timers),          cmocka_unit_test(test_utf8_and_templates),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
