@@ -465,6 +465,45 @@ static void test_utf8_and_templates(void **state) {
   tr_wf_problems_free(&pr);
 }
 
+/* Prefixes are the author's choice: a default namespace, bpmn2: or any
+ * other prefix mean the same; an element of the right name in another
+ * namespace is not BPMN. */
+static void test_namespaces(void **state) {
+  (void)state;
+  static const char *xml =
+      "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\"\n"
+      " xmlns:c=\"http://camunda.org/schema/1.0/bpmn\" xmlns:x=\"urn:other\">\n"
+      "<process id=\"p\" isExecutable=\"true\">\n"
+      "<startEvent id=\"s\"/>\n"
+      "<sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"t\"/>\n"
+      "<serviceTask id=\"t\" c:type=\"external\" c:topic=\"work\" x:topic=\"ignored\">\n"
+      "<extensionElements><x:whatever><x:serviceTask/></x:whatever></extensionElements>\n"
+      "</serviceTask>\n"
+      "<x:scriptTask id=\"foreign\"/>\n"
+      "<sequenceFlow id=\"f2\" sourceRef=\"t\" targetRef=\"e\"/>\n"
+      "<endEvent id=\"e\"/>\n"
+      "</process></definitions>\n";
+  tr_wf_model *m;
+  tr_wf_problems pr = TR_WF_PROBLEMS_INIT;
+  assert_int_equal(tr_wf_bpmn_parse(xml, strlen(xml), &m, &pr), 0);
+  assert_int_equal(pr.n, 0);
+  assert_string_equal(tr_wf_model_element(m, "t")->topic, "work");
+  assert_null(tr_wf_model_element(m, "foreign"));
+  tr_wf_model_free(m);
+  static const char *bpmn2 =
+      "<bpmn2:definitions xmlns:bpmn2=\"http://www.omg.org/spec/BPMN/20100524/MODEL\">"
+      "<bpmn2:process id=\"p\"><bpmn2:startEvent id=\"s\"/></bpmn2:process></bpmn2:definitions>";
+  assert_int_equal(tr_wf_bpmn_parse(bpmn2, strlen(bpmn2), &m, &pr), 0);
+  assert_int_equal(m->n_elements, 1);
+  tr_wf_model_free(m);
+  tr_wf_problems_free(&pr);
+  /* an undeclared prefix is not well-formed in namespace mode */
+  static const char *undeclared = "<bpmn:definitions/>";
+  assert_int_equal(tr_wf_bpmn_parse(undeclared, strlen(undeclared), &m, &pr), TR_EPROTO);
+  assert_non_null(strstr(pr.items[0].message, "unbound prefix"));
+  tr_wf_problems_free(&pr);
+}
+
 /* ---- timers ---- */
 
 static void test_timers(void **state) {
@@ -530,6 +569,7 @@ int main(void) {
       cmocka_unit_test(test_bad_xml),         cmocka_unit_test(test_bad_scopes),
       cmocka_unit_test(test_json_shape),      cmocka_unit_test(test_limits),
       cmocka_unit_test(test_timers),          cmocka_unit_test(test_utf8_and_templates),
+      cmocka_unit_test(test_namespaces),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
