@@ -834,6 +834,10 @@ size_t tr_virtual_count(tr_system *sys) {
   return n;
 }
 
+int tr_virtual_name_check(const char *name) {
+  return name ? name_check(name, strnlen(name, TR_VIRTUAL_NAME_MAX + 1)) : TR_EINVAL;
+}
+
 int tr_virtual_owner(tr_system *sys, const char *name, uint64_t *node) {
   if (!sys || !name || !node) return TR_EINVAL;
   size_t len = strnlen(name, TR_VIRTUAL_NAME_MAX + 1);

@@ -90,6 +90,9 @@ int tr_system_virtual_send(tr_system *sys, const char *name, uint32_t type, cons
 int tr_system_virtual_ask(tr_system *sys, const char *name, uint32_t type, const void *data,
                           size_t len, uint32_t timeout_ms, tr_msg **reply);
 
+/* 0 if name is a valid virtual actor name (NUL-terminated), else TR_EINVAL. */
+int tr_virtual_name_check(const char *name);
+
 /* Where name would be activated now (a node id; this node's id, or 0 without
  * a cluster, for here). TR_ENOENT: unknown kind or no node can host it. */
 int tr_virtual_owner(tr_system *sys, const char *name, uint64_t *node);
