@@ -37,6 +37,7 @@ enum { OP_WAKE = 1, OP_SPAWN, OP_REBALANCE };
 typedef struct vkind {
   struct vkind *next;
   tr_kind k;
+  int store;            /* the node has a store (persistent kinds need one) */
   size_t len;
   char name[TR_KIND_NAME_MAX + 1];
 } vkind;
@@ -112,7 +113,8 @@ static int word_check(const char *w, size_t len) {
   return tr_env_name_check(buf, len + 2) < 0 ? TR_EINVAL : 0;
 }
 
-static int hosts(const vkind *k) { return k->k.behavior || k->k.persistent; }
+/* A persistent kind is hosted only where there is a store to recover from. */
+static int hosts(const vkind *k) { return k->k.behavior || (k->k.persistent && k->store); }
 
 /* A valid name for sending: the codec's rule plus a kind of bounded size. */
 static int name_check(const char *name, size_t len) {
@@ -659,7 +661,6 @@ int tr_kind_register(tr_system *sys, const tr_kind *kind) {
   if (!sys || !kind || !kind->name || (kind->behavior && kind->persistent)) return TR_EINVAL;
   size_t len = strlen(kind->name);
   if (word_check(kind->name, len) < 0 || strncmp(kind->name, "tr.", 3) == 0) return TR_EINVAL;
-  if (kind->persistent && !sys->store) return TR_ENOTSUP;
   int rc = tr_virtual_start(sys);
   if (rc < 0) return rc;
   tr_vdir *vd = vdir_of(sys);
@@ -674,6 +675,7 @@ int tr_kind_register(tr_system *sys, const tr_kind *kind) {
     return TR_ENOMEM;
   }
   k->k = *kind;
+  k->store = sys->store != NULL;
   memcpy(k->name, kind->name, len);
   k->k.name = k->name;
   k->len = len;

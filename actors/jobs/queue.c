@@ -25,6 +25,7 @@
 #define DEFAULT_LEASE_MS 30000
 #define MAX_FETCH 1000
 #define MAX_LOCK_MS (7u * 24 * 3600 * 1000)
+#define RESEND_MS 30000 /* unacked notes go out again this often */
 
 typedef struct waiter {
   struct waiter *next;
@@ -62,6 +63,7 @@ typedef struct qstate {
   sub *subs;
   after *ah, *at;
   uint64_t acked;  /* highest durable sequence number */
+  uint64_t resend_at; /* when unacked notes go out again (0: none pending) */
   uint64_t timer, timer_at;
 } qstate;
 
@@ -79,8 +81,20 @@ static void after_free(after *a) {
   free(a);
 }
 
+/* "<node hex>:<id>" (how a creator given by ref is stored) */
+static int ref_parse(const char *s, tr_ref *r) {
+  char *e;
+  r->node = strtoull(s, &e, 16);
+  if (*e != ':') return TR_EINVAL;
+  r->id = strtoull(e + 1, &e, 10);
+  return *e || !r->id ? TR_EINVAL : 0;
+}
+
 static void send_after(tr_ctx *ctx, after *a) {
-  if (a->name) {
+  tr_ref r;
+  if (a->name && a->name[0] == '@' && ref_parse(a->name + 1, &r) == 0) {
+    tr_actor_send(ctx, r, a->type, a->p, a->len); /* a creator by ref */
+  } else if (a->name) {
     tr_virtual_send(ctx, a->name, a->type, a->p, a->len);
   } else if (a->reply) {
     tr_msg req = {.sender = a->to, .corr = a->corr, .flags = TR_MSG_F_ASK};
@@ -285,6 +299,11 @@ static void arm(tr_ctx *ctx, qstate *s) {
     if (!at || w->deadline < at) at = w->deadline;
   for (sub *b = s->subs; b; b = b->next)
     if (!at || b->until < at) at = b->until;
+  int notes = 0;
+  for (jq_job *j = s->q.head; j && !notes; j = j->next) notes = j->state == J_FINISHED;
+  if (!notes) s->resend_at = 0;
+  else if (!s->resend_at) s->resend_at = now + RESEND_MS;
+  if (s->resend_at && (!at || s->resend_at < at)) at = s->resend_at;
   if (at == s->timer_at) return;
   if (s->timer) tr_timer_cancel(ctx, s->timer);
   s->timer = 0;
@@ -332,6 +351,7 @@ static int locked_job(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *
   if (tr_unpack_find_str(map, "id", &id, &n) < 0 || str_arg(map, "worker", worker, sizeof worker))
     return reply_err(ctx, m, TR_EINVAL, "id and worker are required%s", NULL), TR_EINVAL;
   jq_job *j = jq_find(&s->q, id, n);
+  if (j && !jq_visible(j)) j = NULL; /* finished: gone for workers */
   char idz[TR_JOB_ID_MAX + 1];
   snprintf(idz, sizeof idz, "%.*s", (int)(n > TR_JOB_ID_MAX ? TR_JOB_ID_MAX : n), id);
   if (!j) return reply_err(ctx, m, TR_ENOENT, "External task %s does not exist", idz), TR_ENOENT;
@@ -344,31 +364,71 @@ static int locked_job(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *
   return 0;
 }
 
-static int notify(tr_ctx *ctx, qstate *s, const jq_job *j, uint32_t type, const tr_unpack *map,
-                  const char *code_key) {
-  if (!j->notify) return 0;
-  tr_pack pk = TR_PACK_INIT;
+/* What the creator is told about j (type TR_JOB_DONE/ERROR/INCIDENT),
+ * with the request's vars (and code/message for a BPMN error). */
+static void build_note(qstate *s, const jq_job *j, uint32_t type, const tr_unpack *map,
+                       tr_pack *pk) {
   tr_unpack vars;
   int has_vars = map && tr_unpack_find(map, "vars", &vars) == 0;
-  tr_pack_map(&pk, 2 + (uint32_t)has_vars + (code_key ? 2 : 0) + (type == TR_JOB_INCIDENT));
-  tr_pack_kv_str(&pk, "id", j->id);
-  tr_pack_kv_str(&pk, "topic", s->q.topic);
+  int is_err = type == TR_JOB_ERROR;
+  tr_pack_map(pk, 2 + (uint32_t)has_vars + (is_err ? 2 : 0) + (type == TR_JOB_INCIDENT));
+  tr_pack_kv_str(pk, "id", j->id);
+  tr_pack_kv_str(pk, "topic", s->q.topic);
   if (has_vars) {
     const void *p;
     size_t n;
     tr_unpack_raw(&vars, &p, &n);
-    tr_pack_str(&pk, "vars");
-    tr_pack_raw(&pk, p, n);
+    tr_pack_str(pk, "vars");
+    tr_pack_raw(pk, p, n);
   }
-  if (code_key) {
+  if (is_err) {
     char code[128] = "", msg[400] = "";
     str_arg(map, "code", code, sizeof code);
     str_arg(map, "message", msg, sizeof msg);
-    tr_pack_kv_str(&pk, "code", code);
-    tr_pack_kv_str(&pk, "message", msg);
+    tr_pack_kv_str(pk, "code", code);
+    tr_pack_kv_str(pk, "message", msg);
   }
-  if (type == TR_JOB_INCIDENT) tr_pack_kv_str(&pk, "error", j->error ? j->error : "");
-  int rc = emit(ctx, s, TR_REF_NONE, j->notify, type, 0, 0, &pk);
+  if (type == TR_JOB_INCIDENT) tr_pack_kv_str(pk, "error", j->error ? j->error : "");
+}
+
+/* Sends finished jobs' notes again (after recovery, and now and then until
+ * their creators ack). */
+static int resend_notes(tr_ctx *ctx, qstate *s) {
+  for (jq_job *j = s->q.head; j; j = j->next) {
+    if (j->state != J_FINISHED || !j->notify) continue;
+    tr_pack pk;
+    tr_pack_init_fixed(&pk, j->note, j->note_len);
+    pk.len = j->note_len;
+    int rc = emit(ctx, s, TR_REF_NONE, j->notify, j->note_type, 0, 0, &pk);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+/* Completion or BPMN error: the job ends, and its note waits in the job
+ * (an outbox) until the creator acks it. */
+static int finish(tr_ctx *ctx, qstate *s, jq_job *j, int kind, const tr_unpack *map) {
+  tr_pack note = TR_PACK_INIT, ev = TR_PACK_INIT;
+  uint32_t type = kind == EV_DONE ? TR_JOB_DONE : TR_JOB_ERROR;
+  if (j->notify) build_note(s, j, type, map, &note);
+  tr_pack_array(&ev, 3);
+  tr_pack_uint(&ev, (uint64_t)kind);
+  tr_pack_str(&ev, j->id);
+  if (j->notify) tr_pack_bin(&ev, note.data, note.len);
+  else tr_pack_nil(&ev);
+  char *to = j->notify; /* j stays (finished) when it has a creator to tell */
+  int rc = note.err ? note.err : record(ctx, s, &ev);
+  if (rc == 0 && to) rc = emit(ctx, s, TR_REF_NONE, to, type, 0, 0, &note);
+  tr_pack_free(&note);
+  tr_pack_free(&ev);
+  return rc;
+}
+
+static int notify_incident(tr_ctx *ctx, qstate *s, const jq_job *j) {
+  if (!j->notify) return 0;
+  tr_pack pk = TR_PACK_INIT;
+  build_note(s, j, TR_JOB_INCIDENT, NULL, &pk);
+  int rc = emit(ctx, s, TR_REF_NONE, j->notify, TR_JOB_INCIDENT, 0, 0, &pk);
   tr_pack_free(&pk);
   return rc;
 }
@@ -393,6 +453,16 @@ static int on_create(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *m
   }
   if (val[0][0] && tr_virtual_name_check(val[0]) < 0)
     return reply_err(ctx, m, TR_EINVAL, "notify '%s' is not a virtual actor name", val[0]);
+  tr_unpack nref;
+  if (tr_unpack_find(map, "notify_ref", &nref) == 0) { /* a creator by ref: [node, id] */
+    uint32_t two;
+    uint64_t node, aid;
+    if (tr_unpack_array(&nref, &two) < 0 || two != 2 || tr_unpack_uint(&nref, &node) < 0 ||
+        tr_unpack_uint(&nref, &aid) < 0 || !aid || val[0][0])
+      return reply_err(ctx, m, TR_EINVAL, "notify_ref must be [node, id] (and no notify)%s", NULL);
+    if (!node) node = m->sender.node;
+    snprintf(val[0], sizeof val[0], "@%llx:%llu", (unsigned long long)node, (unsigned long long)aid);
+  }
   int64_t retries = -1;
   int rc = tr_unpack_find_int(map, "retries", &retries);
   if ((rc < 0 && rc != TR_ENOENT) || retries < -1)
@@ -457,16 +527,14 @@ static int on_settle(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *m
   memcpy(id, j->id, sizeof id);
   tr_pack pk = TR_PACK_INIT;
   if (m->type == TR_JOB_COMPLETE) {
-    if ((rc = notify(ctx, s, j, TR_JOB_DONE, map, NULL)) == 0)
-      rc = ev_simple(ctx, s, EV_DONE, id, 0, 0);
+    rc = finish(ctx, s, j, EV_DONE, map);
   } else if (m->type == TR_JOB_BPMN_ERROR) {
     char code[128];
     if (str_arg(map, "code", code, sizeof code) || !code[0]) {
       tr_pack_free(&pk);
       return reply_err(ctx, m, TR_EINVAL, "bpmnError needs an error code%s", NULL);
     }
-    if ((rc = notify(ctx, s, j, TR_JOB_ERROR, map, "code")) == 0)
-      rc = ev_simple(ctx, s, EV_BERR, id, 0, 0);
+    rc = finish(ctx, s, j, EV_BERR, map);
   } else if (m->type == TR_JOB_EXTEND) {
     uint32_t lock_ms;
     if (u32_arg(map, "lock_ms", 0, MAX_LOCK_MS, &lock_ms) || !lock_ms) {
@@ -492,7 +560,7 @@ static int on_settle(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *m
     tr_pack_str(&pk, err);
     rc = record(ctx, s, &pk);
     tr_pack_reset(&pk);
-    if (rc == 0 && retries == 0) rc = notify(ctx, s, j, TR_JOB_INCIDENT, NULL, NULL);
+    if (rc == 0 && retries == 0) rc = notify_incident(ctx, s, j);
   }
   if (rc == 0) {
     ok_body(&pk, NULL);
@@ -508,6 +576,17 @@ static int on_admin(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *ma
   if (tr_unpack_find_str(map, "id", &id, &n) < 0)
     return reply_err(ctx, m, TR_EINVAL, "id is required%s", NULL);
   jq_job *j = jq_find(&s->q, id, n);
+  if (m->type == TR_JOB_ACK) {
+    int rc = j && j->state == J_FINISHED ? ev_simple(ctx, s, EV_FORGET, j->id, 0, 0) : 0;
+    tr_pack pk = TR_PACK_INIT;
+    if (rc == 0) {
+      ok_body(&pk, NULL);
+      rc = reply_ok(ctx, s, m, &pk);
+    }
+    tr_pack_free(&pk);
+    return rc;
+  }
+  if (j && !jq_visible(j)) j = NULL;
   if (!j) return reply_err(ctx, m, TR_ENOENT, "External task does not exist%s", NULL);
   int rc = 0;
   if (m->type == TR_JOB_UNLOCK) {
@@ -567,9 +646,12 @@ static int on_list(tr_ctx *ctx, qstate *s, const tr_msg *m) {
   tr_pack_map(&pk, 2);
   tr_pack_str(&pk, "ok");
   tr_pack_bool(&pk, 1);
+  uint32_t n = 0;
+  for (jq_job *j = s->q.head; j; j = j->next) n += (uint32_t)jq_visible(j);
   tr_pack_str(&pk, "jobs");
-  tr_pack_array(&pk, (uint32_t)s->q.count);
-  for (jq_job *j = s->q.head; j; j = j->next) jq_pack_job(&pk, &s->q, j, now);
+  tr_pack_array(&pk, n);
+  for (jq_job *j = s->q.head; j; j = j->next)
+    if (jq_visible(j)) jq_pack_job(&pk, &s->q, j, now);
   int rc = reply_ok(ctx, s, m, &pk);
   tr_pack_free(&pk);
   return rc;
@@ -602,7 +684,8 @@ static int q_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
   int rc = 0;
   if (m->type == TR_MSG_RECOVERED) {
     s->acked = m->corr;
-    rc = dispatch(ctx, s);
+    rc = resend_notes(ctx, s);
+    if (rc == 0) rc = dispatch(ctx, s);
   } else if (m->type == TR_MSG_PERSISTED) {
     if (m->flags & TR_MSG_F_FAILED) return TR_EIO; /* recovery rebuilds from what is durable */
     if (m->corr > s->acked) s->acked = m->corr;
@@ -612,8 +695,12 @@ static int q_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     s->timer = 0;
     s->timer_at = 0;
     expire(ctx, s);
-    rc = dispatch(ctx, s);
-  } else if (m->type >= TR_JOB_CREATE && m->type <= TR_JOB_LIST) {
+    if (s->resend_at && s->resend_at <= wall_ms()) {
+      s->resend_at = 0;
+      rc = resend_notes(ctx, s);
+    }
+    if (rc == 0) rc = dispatch(ctx, s);
+  } else if ((m->type >= TR_JOB_CREATE && m->type <= TR_JOB_LIST) || m->type == TR_JOB_ACK) {
     tr_unpack map;
     uint32_t n;
     tr_unpack_init(&map, m->data, m->len);
@@ -628,6 +715,7 @@ static int q_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     case TR_JOB_BPMN_ERROR:
     case TR_JOB_EXTEND: rc = on_settle(ctx, s, m, &map); break;
     case TR_JOB_UNLOCK:
+    case TR_JOB_ACK:
     case TR_JOB_SET_RETRIES: rc = on_admin(ctx, s, m, &map); break;
     case TR_JOB_SUBSCRIBE:
     case TR_JOB_UNSUBSCRIBE: rc = on_subscribe(ctx, s, m, &map); break;

@@ -10,7 +10,10 @@
 
 #include "troupe/jobs.h"
 
-enum { J_AVAILABLE = 0, J_LOCKED, J_RETRY, J_INCIDENT };
+enum {
+  J_AVAILABLE = 0, J_LOCKED, J_RETRY, J_INCIDENT,
+  J_FINISHED /* completed or BPMN error; kept until its creator acks the note */
+};
 
 typedef struct jq_job {
   struct jq_job *next, *prev; /* creation order */
@@ -25,6 +28,9 @@ typedef struct jq_job {
   char *notify, *pi, *act, *bk, *error;
   uint8_t *vars;              /* the creator's msgpack value, or NULL */
   size_t vars_len;
+  uint8_t *note;              /* finished: what the creator is told (outbox) */
+  size_t note_len;
+  uint32_t note_type;         /* TR_JOB_DONE or TR_JOB_ERROR */
   uint64_t created_ms;
 } jq_job;
 
@@ -42,6 +48,8 @@ jq_job *jq_find_key(jq *q, const char *key, size_t len);
 /* Adds a job (its strings copied); NULL if out of memory. */
 jq_job *jq_add(jq *q, const char *id, size_t id_len);
 void jq_remove(jq *q, jq_job *j);
+/* Whether j is still a job for workers and lists (not finished). */
+int jq_visible(const jq_job *j);
 /* Whether j can be handed out at now (an expired lock or a due retry). */
 int jq_available(const jq_job *j, uint64_t now_ms);
 /* The earliest moment something changes by itself (a lock expires, a retry
@@ -51,7 +59,8 @@ uint64_t jq_next_change(const jq *q, uint64_t now_ms);
 /* Events: the journal's records, [kind, ...] msgpack arrays. */
 enum {
   EV_CREATE = 1, EV_LOCK, EV_DONE, EV_FAIL, EV_BERR, EV_EXTEND, EV_UNLOCK, EV_RETRIES,
-  EV_STATE /* snapshots only: a job's whole mutable state */
+  EV_STATE, /* snapshots only: a job's whole mutable state */
+  EV_FORGET /* the creator acknowledged a finished job's note */
 };
 
 /* The creation event of a job (strings "" when absent; vars NULL if none). */

@@ -22,6 +22,7 @@ int jq_init(jq *q, const char *topic) {
 
 static void job_free(jq_job *j) {
   free(j->notify), free(j->pi), free(j->act), free(j->bk), free(j->error), free(j->vars);
+  free(j->note);
   free(j);
 }
 
@@ -92,6 +93,8 @@ void jq_remove(jq *q, jq_job *j) {
   q->count--;
   job_free(j);
 }
+
+int jq_visible(const jq_job *j) { return j->state != J_FINISHED; }
 
 int jq_available(const jq_job *j, uint64_t now_ms) {
   return j->state == J_AVAILABLE || ((j->state == J_LOCKED || j->state == J_RETRY) &&
@@ -191,9 +194,31 @@ int jq_apply(jq *q, const void *ev, size_t len) {
     j->state = J_LOCKED;
     return 0;
   }
-  case EV_DONE: /* [3, id] */
-  case EV_BERR: /* [5, id] */
-    if (n != 2) return TR_ECORRUPT;
+  case EV_DONE: /* [3, id, note]: note nil = nobody to tell, gone at once */
+  case EV_BERR: { /* [5, id, note] */
+    const void *note = NULL;
+    size_t nl = 0;
+    if (n != 3 || j->state == J_FINISHED) return TR_ECORRUPT;
+    if (tr_unpack_peek(&u) == TR_MP_NIL) {
+      if (tr_unpack_nil(&u) < 0) return TR_ECORRUPT;
+      jq_remove(q, j);
+      return 0;
+    }
+    if (tr_unpack_bin(&u, &note, &nl) < 0 || !nl) return TR_ECORRUPT;
+    uint8_t *copy = malloc(nl);
+    if (!copy) return TR_ENOMEM;
+    memcpy(copy, note, nl);
+    free(j->note);
+    j->note = copy;
+    j->note_len = nl;
+    j->note_type = kind == EV_DONE ? TR_JOB_DONE : TR_JOB_ERROR;
+    j->state = J_FINISHED;
+    j->worker[0] = 0;
+    j->pushed = 0;
+    return 0;
+  }
+  case EV_FORGET: /* [10, id] */
+    if (n != 2 || j->state != J_FINISHED) return TR_ECORRUPT;
     jq_remove(q, j);
     return 0;
   case EV_FAIL: { /* [4, id, retries, retry_at, error] */
@@ -224,18 +249,40 @@ int jq_apply(jq *q, const void *ev, size_t len) {
     j->pushed = 0;
     j->worker[0] = 0;
     return 0;
-  case EV_STATE: { /* [9, id, state, retries, until, worker, pushed, error] */
-    uint64_t st, until;
+  case EV_STATE: { /* [9, id, state, retries, until, worker, pushed, error, note_type, note] */
+    uint64_t st, until, nt;
     int64_t retries;
     char worker[64];
     int pushed;
-    char *err = NULL;
-    if (n != 8 || get_u(&u, &st) < 0 || st > J_INCIDENT || get_i(&u, &retries) < 0 ||
+    const char *err;
+    size_t el;
+    const void *note = NULL;
+    size_t nl = 0;
+    if (n != 10 || get_u(&u, &st) < 0 || st > J_FINISHED || get_i(&u, &retries) < 0 ||
         get_u(&u, &until) < 0 || get_str(&u, worker, sizeof worker) < 0 ||
-        tr_unpack_bool(&u, &pushed) < 0 || get_dup(&u, &err) < 0)
+        tr_unpack_bool(&u, &pushed) < 0 || tr_unpack_str(&u, &err, &el) < 0 || el > 4096 ||
+        get_u(&u, &nt) < 0)
       return TR_ECORRUPT;
+    if (tr_unpack_peek(&u) == TR_MP_NIL ? tr_unpack_nil(&u) < 0
+                                         : tr_unpack_bin(&u, &note, &nl) < 0)
+      return TR_ECORRUPT;
+    if ((st == J_FINISHED) != (nl > 0)) return TR_ECORRUPT;
+    /* everything read and checked: now the copies, then the state */
+    uint8_t *copy = nl ? malloc(nl) : NULL;
+    char *etext = el ? malloc(el + 1) : NULL;
+    if ((nl && !copy) || (el && !etext)) {
+      free(copy);
+      free(etext);
+      return TR_ENOMEM;
+    }
+    if (nl) memcpy(copy, note, nl);
+    if (el) memcpy(etext, err, el), etext[el] = 0;
+    free(j->note);
     free(j->error);
-    j->error = err;
+    j->note = copy;
+    j->note_len = nl;
+    j->note_type = (uint32_t)nt;
+    j->error = etext;
     j->state = (int)st;
     j->retries = retries;
     j->until_ms = until;
@@ -273,7 +320,7 @@ int jq_snapshot(const jq *q, tr_pack *pk) {
   for (const jq_job *j = q->head; j; j = j->next) {
     const char *strs[4] = {j->notify, j->pi, j->act, j->bk};
     jq_pack_create(pk, j->id, j->key, j->vars, j->vars_len, j->retries, strs, j->created_ms);
-    tr_pack_array(pk, 8);
+    tr_pack_array(pk, 10);
     tr_pack_uint(pk, EV_STATE);
     tr_pack_str(pk, j->id);
     tr_pack_uint(pk, (uint64_t)j->state);
@@ -282,6 +329,9 @@ int jq_snapshot(const jq *q, tr_pack *pk) {
     tr_pack_str(pk, j->worker);
     tr_pack_bool(pk, j->pushed);
     tr_pack_str(pk, j->error ? j->error : "");
+    tr_pack_uint(pk, j->note_type);
+    if (j->note_len) tr_pack_bin(pk, j->note, j->note_len);
+    else tr_pack_nil(pk);
   }
   return pk->err;
 }

@@ -39,8 +39,11 @@ extern "C" {
 
 enum {
   /* requests to jobs/<topic> (asks; sender = who is answered) */
-  TR_JOB_CREATE = 0x4A000001, /* {id?, vars?, retries?, notify?, pi?, act?, bk?}
-                                 -> {ok, id} */
+  TR_JOB_CREATE = 0x4A000001, /* {key?, vars?, retries?, notify? | notify_ref?, pi?,
+                                 act?, bk?} -> {ok, id}. notify: a virtual name of a
+                                 kind the queue's node knows (a process instance);
+                                 notify_ref: [node, id] of any actor. key: a retried
+                                 creation with the same key is the same job */
   TR_JOB_FETCH,               /* {worker, max, lock_ms, wait_ms?} -> {ok, jobs: [job]} */
   TR_JOB_COMPLETE,            /* {id, worker, vars?} -> {ok} */
   TR_JOB_FAIL,                /* {id, worker, retries, retry_ms?, error?, details?} -> {ok} */
@@ -61,8 +64,15 @@ enum {
    * message, vars?} / {id, topic, error} */
   TR_JOB_DONE,
   TR_JOB_ERROR,
-  TR_JOB_INCIDENT
+  TR_JOB_INCIDENT,
+  /* from the creator, after TR_JOB_DONE or TR_JOB_ERROR: {id}. Until it comes
+   * the queue keeps the note and sends it again after a restart and every
+   * 30 s, so a creator hears of every outcome at least once (and must take
+   * a repeated one as the same). An ask is answered {ok}. */
+  TR_JOB_ACK
 };
+/* The values above are stored in journals and travel between nodes: they
+ * never change; new ones go at the end. */
 
 /* A job, as fetch, list and push give it:
  *   {id, topic, vars (the creator's msgpack value, or nil), retries (-1: not

@@ -53,7 +53,8 @@ enum {
 typedef struct tr_kind {
   const char *name;            /* the kind (copied) */
   /* Exactly one of these, or neither: then this node only knows the kind's
-   * roles, to send to it, and never hosts it. Static storage. */
+   * roles, to send to it, and never hosts it. A persistent kind is hosted
+   * only by a node with a store (tr_config.data_dir). Static storage. */
   const tr_behavior *behavior;
   const tr_persistent *persistent;
   uint32_t roles;              /* nodes with any of these roles host it; 0 = every node */

@@ -16,10 +16,28 @@ static char g_dir[64];
 
 static _Atomic int64_t g_done, g_errors, g_incidents, g_done_vars_ok;
 
+/* acks a note: {id} to jobs/<topic> */
+static int ack(tr_ctx *ctx, tr_unpack *u) {
+  const char *id, *topic;
+  size_t il, tl;
+  char name[300];
+  if (tr_unpack_find_str(u, "id", &id, &il) < 0 || tr_unpack_find_str(u, "topic", &topic, &tl) < 0)
+    return TR_EPROTO;
+  snprintf(name, sizeof name, "jobs/%.*s", (int)tl, topic);
+  tr_pack pk = TR_PACK_INIT;
+  tr_pack_map(&pk, 1);
+  tr_pack_str(&pk, "id");
+  tr_pack_strn(&pk, id, il);
+  int rc = tr_virtual_send(ctx, name, TR_JOB_ACK, pk.data, pk.len);
+  tr_pack_free(&pk);
+  return rc;
+}
+
 static int wf_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
-  (void)ctx, (void)st;
+  (void)st;
   tr_unpack u;
   tr_unpack_init(&u, m->data, m->len);
+  if (m->type == TR_JOB_DONE || m->type == TR_JOB_ERROR) ack(ctx, &u);
   if (m->type == TR_JOB_DONE) {
     int64_t a;
     tr_unpack vars;
@@ -40,6 +58,15 @@ static int wf_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
 
 static const tr_behavior wf_b = {.name = "wf", .receive = wf_receive};
 
+/* a creator that never acks: its notes keep coming */
+static _Atomic int64_t g_mute;
+static int mute_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
+  (void)ctx, (void)st;
+  if (m->type == TR_JOB_DONE) atomic_fetch_add(&g_mute, 1);
+  return 0;
+}
+static const tr_behavior mute_b = {.name = "mute", .receive = mute_receive};
+
 /* ------------------------------------------------------------ helpers */
 
 static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *ftw) {
@@ -52,6 +79,7 @@ static void start(void) {
   assert_int_equal(tr_system_new(&cfg, &g_sys), 0);
   assert_int_equal(tr_jobs_register(g_sys, 0), 0);
   assert_int_equal(tr_kind_register(g_sys, &(tr_kind){.name = "wf", .behavior = &wf_b}), 0);
+  assert_int_equal(tr_kind_register(g_sys, &(tr_kind){.name = "mute", .behavior = &mute_b}), 0);
 }
 
 static int setup(void **st) {
@@ -60,7 +88,7 @@ static int setup(void **st) {
   if (!mkdtemp(g_dir)) return -1;
   start();
   atomic_store(&g_done, 0), atomic_store(&g_errors, 0), atomic_store(&g_incidents, 0);
-  atomic_store(&g_done_vars_ok, 0);
+  atomic_store(&g_done_vars_ok, 0), atomic_store(&g_mute, 0);
   return 0;
 }
 
@@ -385,6 +413,34 @@ static void test_snapshot_restart(void **st) {
   assert_int_equal(count(big, ids[599]), 1);
 }
 
+/* a note nobody acked is sent again after a restart; an acked one is not */
+static void test_outbox(void **st) {
+  (void)st;
+  char id[300], out[4096], req[512];
+  create("out", "\"notify\":\"mute/1\"", id, sizeof id);
+  assert_int_equal(call("out", TR_JOB_FETCH, "{\"worker\":\"w\",\"max\":1,\"lock_ms\":60000}",
+                        out, sizeof out), 0);
+  snprintf(req, sizeof req, "{\"id\":\"%s\",\"worker\":\"w\"}", id);
+  assert_int_equal(call("out", TR_JOB_COMPLETE, req, NULL, 0), 0);
+  assert_int_equal(t_wait_ge(&g_mute, 1), 1);
+  assert_int_equal(call("out", TR_JOB_LIST, "{}", out, sizeof out), 0);
+  assert_int_equal(count(out, "\"id\":"), 0); /* finished: gone for workers */
+  tr_system_free(g_sys);
+  start();
+  assert_int_equal(call("out", TR_JOB_LIST, "{}", out, sizeof out), 0); /* activates it */
+  assert_int_equal(t_wait_ge(&g_mute, 2), 2);
+  snprintf(req, sizeof req, "{\"id\":\"%s\"}", id);
+  assert_int_equal(call("out", TR_JOB_ACK, req, NULL, 0), 0);
+  assert_int_equal(call("out", TR_JOB_ACK, req, NULL, 0), 0); /* twice is fine */
+  assert_int_equal(call("out", TR_JOB_COMPLETE, "{\"id\":\"x\",\"worker\":\"w\"}", NULL, 0),
+                   TR_ENOENT);
+  tr_system_free(g_sys);
+  start();
+  assert_int_equal(call("out", TR_JOB_LIST, "{}", out, sizeof out), 0);
+  t_sleep_ms(50);
+  assert_int_equal(atomic_load(&g_mute), 2);
+}
+
 static void test_bad_requests(void **st) {
   (void)st;
   char name[256], id[300];
@@ -438,6 +494,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_push_subscription, setup, teardown),
       cmocka_unit_test_setup_teardown(test_state_survives_restart, setup, teardown),
       cmocka_unit_test_setup_teardown(test_snapshot_restart, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
