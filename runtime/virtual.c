@@ -38,6 +38,7 @@ typedef struct vkind {
   struct vkind *next;
   tr_kind k;
   int store;            /* the node has a store (persistent kinds need one) */
+  int learned;          /* from a member's heartbeat, not registered here */
   size_t len;
   char name[TR_KIND_NAME_MAX + 1];
 } vkind;
@@ -96,6 +97,28 @@ static const vkind *kind_find(tr_vdir *vd, const char *name, size_t len) {
   for (vkind *k = atomic_load_explicit(&vd->kinds, memory_order_acquire); k; k = k->next)
     if (k->len == kl && memcmp(k->name, name, kl) == 0) return k;
   return NULL;
+}
+
+static vkind *kind_add(tr_vdir *vd, const char *name, size_t len, const tr_kind *k,
+                       int store);
+
+/* A kind registered here, or one a member advertises (learned: registered
+ * here without a behaviour, so this node can place its names). */
+static const vkind *kind_get(tr_vdir *vd, const char *name, size_t len) {
+  const vkind *k = kind_find(vd, name, len);
+  if (k || !vd->h.kind_roles) return k;
+  size_t kl = kind_len(name, len);
+  uint32_t roles;
+  if (kl > TR_KIND_NAME_MAX || vd->h.kind_roles(vd->h.arg, name, kl, &roles) < 0) return NULL;
+  pthread_mutex_lock(&vd->reg);
+  k = kind_find(vd, name, len);
+  if (!k) {
+    vkind *nk = kind_add(vd, name, kl, &(tr_kind){.roles = roles}, 0);
+    if (nk) nk->learned = 1;
+    k = nk;
+  }
+  pthread_mutex_unlock(&vd->reg);
+  return k;
 }
 
 static const tr_behavior *beh_find(tr_vdir *vd, const char *name, size_t len) {
@@ -315,7 +338,7 @@ static int route(tr_system *sys, tr_vdir *vd, const char *name, size_t len, tr_m
   }
   pthread_rwlock_unlock(&vd->lk);
   if (is_spawn(name, len)) return to_directory(sys, vd, OP_SPAWN, name, len, n);
-  const vkind *k = kind_find(vd, name, len);
+  const vkind *k = kind_get(vd, name, len);
   if (!k) return dead(sys, TR_REF_NONE, n, TR_DL_NO_ACTOR);
   if (local && !e) {
     /* not here: decide on the sender's thread, so messages for other
@@ -665,24 +688,49 @@ int tr_kind_register(tr_system *sys, const tr_kind *kind) {
   if (rc < 0) return rc;
   tr_vdir *vd = vdir_of(sys);
   pthread_mutex_lock(&vd->reg);
-  if (kind_find(vd, kind->name, len)) {
+  vkind *k = (vkind *)kind_find(vd, kind->name, len);
+  if (k && k->learned) { /* learned from a member before it was registered here */
+    k->k = *kind;
+    k->k.name = k->name;
+    k->store = sys->store != NULL;
+    k->learned = 0;
+    pthread_mutex_unlock(&vd->reg);
+    return 0;
+  }
+  if (k) {
     pthread_mutex_unlock(&vd->reg);
     return TR_EEXIST;
   }
+  k = kind_add(vd, kind->name, len, kind, sys->store != NULL);
+  pthread_mutex_unlock(&vd->reg);
+  return k ? 0 : TR_ENOMEM;
+}
+
+/* vd->reg held. Adds kind (copied) under name[0..len). */
+static vkind *kind_add(tr_vdir *vd, const char *name, size_t len, const tr_kind *kind,
+                       int store) {
   vkind *k = calloc(1, sizeof *k);
-  if (!k) {
-    pthread_mutex_unlock(&vd->reg);
-    return TR_ENOMEM;
-  }
+  if (!k) return NULL;
   k->k = *kind;
-  k->store = sys->store != NULL;
-  memcpy(k->name, kind->name, len);
+  k->store = store;
+  memcpy(k->name, name, len);
   k->k.name = k->name;
   k->len = len;
   k->next = atomic_load(&vd->kinds);
   atomic_store_explicit(&vd->kinds, k, memory_order_release);
-  pthread_mutex_unlock(&vd->reg);
-  return 0;
+  return k;
+}
+
+size_t tr_virtual_kinds(tr_system *sys, char (*names)[64], uint32_t *roles, size_t max) {
+  tr_vdir *vd = vdir_of(sys);
+  size_t n = 0;
+  for (vkind *k = vd ? atomic_load_explicit(&vd->kinds, memory_order_acquire) : NULL;
+       k && n < max; k = k->next) {
+    if (!hosts(k)) continue;
+    memcpy(names[n], k->name, k->len + 1);
+    roles[n++] = k->k.roles;
+  }
+  return n;
 }
 
 int tr_behavior_register(tr_system *sys, const char *name, const tr_behavior *b) {
@@ -718,7 +766,7 @@ static int sendable(tr_system *sys, const char *name, size_t *len) {
   *len = strnlen(name, TR_VIRTUAL_NAME_MAX + 1);
   if (name_check(name, *len) < 0) return TR_EINVAL;
   tr_vdir *vd = vdir_of(sys);
-  return vd && kind_find(vd, name, *len) ? 0 : TR_ENOENT;
+  return vd && kind_get(vd, name, *len) ? 0 : TR_ENOENT;
 }
 
 static int spawnable(const char *bname, size_t *len) {
@@ -845,7 +893,7 @@ int tr_virtual_owner(tr_system *sys, const char *name, uint64_t *node) {
   size_t len = strnlen(name, TR_VIRTUAL_NAME_MAX + 1);
   if (name_check(name, len) < 0) return TR_EINVAL;
   tr_vdir *vd = vdir_of(sys);
-  const vkind *k = vd ? kind_find(vd, name, len) : NULL;
+  const vkind *k = vd ? kind_get(vd, name, len) : NULL;
   if (!k) return TR_ENOENT;
   return owner(sys, vd, k, name, len, node);
 }

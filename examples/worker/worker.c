@@ -59,8 +59,13 @@ static int finish(tr_ctx *ctx, worker_state *s, const char *id, int64_t x) {
   tr_pack_map(&out, 1);
   tr_pack_str(&out, "square");
   tr_pack_int(&out, x * x);
-  s->done++;
-  return tr_job_complete(ctx, s->a.topic, id, s->a.name, out.data, out.len, NULL);
+  int rc = tr_job_complete(ctx, s->a.topic, id, s->a.name, out.data, out.len, NULL);
+  if (rc < 0) /* the queue is out of reach (its node restarting): the lock
+               * expires and the job comes back, to us or another worker */
+    tr_log(TR_LOG_WARN, "worker", "complete %s: %s (it will come back)", id, tr_strerror(rc));
+  else
+    s->done++;
+  return 0; /* never die for it: this actor is the whole worker */
 }
 
 static int worker_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
@@ -94,7 +99,9 @@ static int worker_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
   memcpy(later, &x, sizeof x);
   memcpy(later + sizeof x, id, n + 1);
   uint64_t t;
-  return tr_timer_start(ctx, s->a.work_ms, 0, FINISH, later, sizeof x + n + 1, &t);
+  if (tr_timer_start(ctx, s->a.work_ms, 0, FINISH, later, sizeof x + n + 1, &t) < 0)
+    return finish(ctx, s, id, x);
+  return 0;
 }
 
 static const tr_behavior worker_b = {.name = "worker", .state_size = sizeof(worker_state),

@@ -5,7 +5,9 @@
  *   jobdriver DIR LISTEN SEED N
  *
  * A gateway node: it registers the jobs kind (hosted by engine nodes) and
- * gives its "jd" actor's ref as the creator to notify. Job i carries {n: i}; the example worker completes it with
+ * names the creator to notify two ways: even jobs "jd/all", a kind only
+ * this node registers (the engine learns its roles from our heartbeats),
+ * odd jobs a ref. Job i carries {n: i}; the example worker completes it with
  * {square: i*i}. Notes may come more than once (the queue's outbox); each
  * is acked. Prints "half" when N/2 are done, "ok" when all are and the
  * queue is empty. Exit 0 = all held.
@@ -94,6 +96,8 @@ int main(int argc, char **argv) {
   }
   tr_system *sys = tr_node_system(node);
   if (tr_jobs_register(sys, TR_ROLE_ENGINE) < 0 ||
+      tr_kind_register(sys, &(tr_kind){.name = "jd", .behavior = &jd_b,
+                                       .roles = TR_ROLE_GATEWAY}) < 0 ||
       tr_system_spawn(sys, &jd_b, NULL, NULL, &g_jd) < 0)
     return 1;
   if (!g_jd.node) g_jd.node = tr_system_node_id(sys);
@@ -104,10 +108,14 @@ int main(int argc, char **argv) {
     snprintf(key, sizeof key, "job-%d", i); /* a retried creation is the same job */
     tr_pack_map(&req, 3);
     tr_pack_kv_str(&req, "key", key);
-    tr_pack_str(&req, "notify_ref"); /* the engine does not know this program's kinds */
-    tr_pack_array(&req, 2);
-    tr_pack_uint(&req, g_jd.node);
-    tr_pack_uint(&req, g_jd.id);
+    if (i % 2) { /* by ref */
+      tr_pack_str(&req, "notify_ref");
+      tr_pack_array(&req, 2);
+      tr_pack_uint(&req, g_jd.node);
+      tr_pack_uint(&req, g_jd.id);
+    } else { /* by name, of a kind the engine learns from this node's heartbeats */
+      tr_pack_kv_str(&req, "notify", "jd/all");
+    }
     tr_pack_str(&req, "vars");
     tr_pack_map(&req, 1);
     tr_pack_kv_int(&req, "n", i);

@@ -455,6 +455,10 @@ static void test_bad_requests(void **st) {
   assert_int_equal(call("bad", TR_JOB_CREATE, "{\"retries\":\"x\"}", NULL, 0), TR_EINVAL);
   assert_int_equal(call("bad", TR_JOB_CREATE, "{\"notify\":\"no-slash\"}", NULL, 0), TR_EINVAL);
   assert_int_equal(call("bad", TR_JOB_CREATE, "{\"pi\":7}", NULL, 0), TR_EINVAL);
+  assert_int_equal(call("bad", TR_JOB_CREATE, "{\"notify_ref\":[1]}", NULL, 0), TR_EINVAL);
+  assert_int_equal(call("bad", TR_JOB_CREATE, "{\"notify_ref\":[1,0]}", NULL, 0), TR_EINVAL);
+  assert_int_equal(call("bad", TR_JOB_CREATE, "{\"notify_ref\":[1,2],\"notify\":\"wf/1\"}", NULL, 0),
+                   TR_EINVAL);
   assert_int_equal(call("bad", TR_JOB_FETCH, "{\"max\":1,\"lock_ms\":1}", NULL, 0), TR_EINVAL);
   assert_int_equal(call("bad", TR_JOB_FETCH, "{\"worker\":\"w\",\"max\":0,\"lock_ms\":1}", NULL, 0),
                    TR_EINVAL);
