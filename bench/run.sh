@@ -22,6 +22,8 @@
 # remote: two nodes on loopback (the kit's benchmark 5): RM_N (20000) strict round
 #   trips, RM_M (200000) pipelined with RM_W (1000) in flight; one run per payload in
 #   RM_PAYLOADS ("64 1024 64u"; "u" = frames not encrypted, to measure sealing).
+# virtual: VA_K (100000) names activated, then VA_M (2000000) messages over VA_W
+#   (1000) active names and the same over as many refs (troupe only: no peer has it).
 # First builds a Release tree in BUILD_DIR (incremental). Raw per-run lines go to stderr
 # and build/bench-results/. Exit status: 0 all runs ok, 1 some run failed, 2 bad name.
 # bench/compare.sh sources this file for its troupe half (then main does not run).
@@ -54,6 +56,9 @@ RM_N=${RM_N:-20000}
 RM_M=${RM_M:-200000}
 RM_W=${RM_W:-1000}
 RM_PAYLOADS=${RM_PAYLOADS:-"64 1024 64u"}  # bytes per message; "u": unsealed (bench-only)
+VA_K=${VA_K:-100000}   # virtual: names activated
+VA_M=${VA_M:-2000000}  # virtual: messages to active names (and again to refs)
+VA_W=${VA_W:-1000}     # virtual: names (and refs) the messages go round
 
 say() { echo "[bench] $*" >&2; }
 
@@ -74,6 +79,7 @@ troupe_cmd() {
     remote)   local pl=${v:-64} u=0
               [ "${pl%u}" != "$pl" ] && u=1 && pl=${pl%u}
               CMD=(env TROUPE_BENCH_UNSEALED=$u "$bin" "$RM_N" "$RM_M" "$RM_W" "$pl") ;;
+    virtual)  CMD=("$bin" "$VA_K" "$VA_M" "$VA_W") ;;
     events | warehouse | workflow | http) return 3 ;;
     *) return 2 ;;
   esac

@@ -41,6 +41,14 @@ typedef struct dialrec {
   _Atomic int done;
 } dialrec;
 
+/* A kind a node hosts, as its heartbeats advertise it: how a node that
+ * never registered a kind learns its roles (and so can place its names). */
+#define TR_KINDS_AD_MAX 32
+typedef struct kind_ad {
+  char name[64];
+  uint32_t roles;
+} kind_ad;
+
 typedef struct member {
   uint64_t id;
   char name[64];
@@ -60,6 +68,8 @@ typedef struct member {
   uint64_t next_dial_ms;
   uint32_t backoff_ms;
   tr_link_stats gone; /* counters of its links that were freed */
+  kind_ad kinds[TR_KINDS_AD_MAX]; /* kinds it hosts */
+  int nkinds;
 } member;
 
 /* A message waiting for a link that is being set up. */
@@ -103,6 +113,8 @@ struct tr_cluster {
   uint64_t blocked[16];  /* tr_cluster_block: peers we drop frames of */
   int nblocked;
   uint64_t place_digest; /* who may host virtual actors, as last seen */
+  kind_ad kinds[TR_KINDS_AD_MAX]; /* ours, refreshed by the ticker */
+  int nkinds;
 
   nng_stream_listener *lis;
   nng_aio *acc_aio;
@@ -149,6 +161,8 @@ void tr_mb_judge(struct tr_cluster *c, uint64_t now);
 int tr_place_owner(void *arg, uint32_t roles, const char *name, size_t len, uint64_t *node);
 int tr_place_hosts(void *arg, uint32_t roles);
 uint64_t tr_place_digest(struct tr_cluster *c);
+/* The roles of a kind some up member hosts: 0 and *roles, or TR_ENOENT. */
+int tr_place_kind_roles(void *arg, const char *kind, size_t len, uint32_t *roles);
 
 
 #endif

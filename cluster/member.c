@@ -98,7 +98,7 @@ static void pack_status(tr_pack *pk, const tr_node_status *s) {
 }
 
 int tr_mb_gossip_build(tr_cluster *c, tr_pack *pk) {
-  tr_pack_map(pk, 11);
+  tr_pack_map(pk, 12);
   tr_pack_kv_int(pk, "v", 1);
   tr_pack_str(pk, "id");
   tr_pack_uint(pk, c->id.node_id);
@@ -110,6 +110,13 @@ int tr_mb_gossip_build(tr_cluster *c, tr_pack *pk) {
   tr_pack_kv_str(pk, "console", c->console);
   tr_pack_kv_int(pk, "roles", c->o.roles);
   tr_pack_kv_int(pk, "dr", c->draining);
+  tr_pack_str(pk, "kinds");
+  tr_pack_array(pk, (uint32_t)c->nkinds);
+  for (int i = 0; i < c->nkinds; i++) {
+    tr_pack_array(pk, 2);
+    tr_pack_str(pk, c->kinds[i].name);
+    tr_pack_uint(pk, c->kinds[i].roles);
+  }
   tr_pack_str(pk, "status");
   pack_status(pk, &c->status);
   uint32_t n = 0;
@@ -169,7 +176,32 @@ static int read_status(tr_unpack *u, tr_node_status *s) {
   return 0;
 }
 
+/* "kinds": [[name, roles], ...]; more than TR_KINDS_AD_MAX are checked and
+ * dropped. */
+static int read_kinds(tr_unpack *u, kind_ad *out, int *n) {
+  uint32_t cnt;
+  int rc = tr_unpack_array(u, &cnt);
+  if (rc < 0) return rc;
+  *n = 0;
+  for (uint32_t i = 0; i < cnt; i++) {
+    uint32_t two;
+    kind_ad k;
+    uint64_t roles;
+    if ((rc = tr_unpack_array(u, &two)) < 0) return rc;
+    if (two != 2) return TR_EPROTO;
+    if ((rc = tr_unpack_str_copy(u, k.name, sizeof k.name)) < 0 ||
+        (rc = tr_unpack_uint(u, &roles)) < 0)
+      return rc;
+    if (!k.name[0] || roles > UINT32_MAX) return TR_EPROTO;
+    k.roles = (uint32_t)roles;
+    if (*n < TR_KINDS_AD_MAX) out[(*n)++] = k;
+  }
+  return 0;
+}
+
 typedef struct hb {
+  kind_ad kinds[TR_KINDS_AD_MAX];
+  int nkinds;
   uint64_t id, inc;
   int64_t st, roles, draining;
   char name[64], addr[256], console[256];
@@ -198,6 +230,7 @@ static int read_hb(const uint8_t *p, size_t n, hb *h) {
     else if (!strcmp(k, "st")) rc = tr_unpack_int(&u, &h->st), h->has |= 4;
     else if (!strcmp(k, "roles")) rc = tr_unpack_int(&u, &h->roles);
     else if (!strcmp(k, "dr")) rc = tr_unpack_int(&u, &h->draining);
+    else if (!strcmp(k, "kinds")) rc = read_kinds(&u, h->kinds, &h->nkinds);
     else if (!strcmp(k, "name")) rc = tr_unpack_str_copy(&u, h->name, sizeof h->name);
     else if (!strcmp(k, "addr")) rc = tr_unpack_str_copy(&u, h->addr, sizeof h->addr);
     else if (!strcmp(k, "console")) rc = tr_unpack_str_copy(&u, h->console, sizeof h->console);
@@ -272,6 +305,8 @@ int tr_mb_gossip_apply(tr_cluster *c, uint64_t from, const uint8_t *p, size_t n,
   snprintf(m->console, sizeof m->console, "%s", h.console);
   m->roles = (uint32_t)h.roles;
   m->draining = h.draining != 0;
+  memcpy(m->kinds, h.kinds, sizeof m->kinds);
+  m->nkinds = h.nkinds;
   m->said = (int)h.st;
   m->status = h.status;
   m->heard_ms = now;

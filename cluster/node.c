@@ -580,8 +580,16 @@ static void *ticker_main(void *arg) {
     if (now >= next_status) {
       tr_node_status s;
       tr_status_sample(c->sys, &c->cpu, 1, &s);
+      char names[TR_KINDS_AD_MAX][64];
+      uint32_t roles[TR_KINDS_AD_MAX];
+      size_t nk = tr_virtual_kinds(c->sys, names, roles, TR_KINDS_AD_MAX);
       pthread_mutex_lock(&c->mu);
       c->status = s;
+      for (size_t i = 0; i < nk; i++) {
+        memcpy(c->kinds[i].name, names[i], sizeof names[i]);
+        c->kinds[i].roles = roles[i];
+      }
+      c->nkinds = (int)nk;
       pthread_mutex_unlock(&c->mu);
       next_status = now + 1000;
     }
@@ -673,7 +681,8 @@ int tr_cluster_start(tr_system *sys, const tr_identity *id, const tr_cluster_opt
   /* virtual actors: this node's directory places names over the members */
   if ((rc = tr_virtual_start(sys)) < 0) goto fail;
   tr_virtual_set_hooks(sys, &(tr_vhooks){.place = tr_place_owner, .hosts = tr_place_hosts,
-                                         .send_name = send_name, .arg = c});
+                                         .send_name = send_name,
+                                         .kind_roles = tr_place_kind_roles, .arg = c});
   if (pthread_create(&c->ticker, NULL, ticker_main, c) != 0) {
     rc = TR_ENOMEM;
     goto fail;

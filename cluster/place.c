@@ -85,3 +85,21 @@ uint64_t tr_place_digest(tr_cluster *c) {
     if (member_hosts(&c->m[i], 0)) d += mix64(c->m[i].id ^ mix64(c->m[i].roles));
   return d;
 }
+
+int tr_place_kind_roles(void *arg, const char *kind, size_t len, uint32_t *roles) {
+  tr_cluster *c = arg;
+  int rc = TR_ENOENT;
+  pthread_mutex_lock(&c->mu);
+  for (size_t i = 0; i < c->nm && rc < 0; i++) {
+    const member *m = &c->m[i];
+    if (m->state != TR_MEMBER_UP && m->state != TR_MEMBER_SUSPECT) continue;
+    for (int k = 0; k < m->nkinds; k++)
+      if (strlen(m->kinds[k].name) == len && !memcmp(m->kinds[k].name, kind, len)) {
+        *roles = m->kinds[k].roles;
+        rc = 0;
+        break;
+      }
+  }
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}

@@ -325,7 +325,8 @@ int tr_persist_append(tr_ctx *ctx, const void *event, size_t len, uint64_t *seq)
   if (d->failed) return TR_EIO;
   if (len > TR_STORE_MAX_VALUE) return TR_ETOOBIG;
   tr_system *sys = tr_tls_sys;
-  append_req *r = new_req(sys, ctx, d, d->last + 1, len);
+  uint64_t next = d->last + 1;
+  append_req *r = new_req(sys, ctx, d, next, len);
   if (!r) return TR_ENOMEM;
   memcpy(r->event, event, len);
   r->req.op = tr_op_journal_append(r->pid, r->pid_len, r->seq, r->event, len);
@@ -334,8 +335,10 @@ int tr_persist_append(tr_ctx *ctx, const void *event, size_t len, uint64_t *seq)
     req_free(sys, r);
     return rc;
   }
-  d->last = r->seq;
-  if (seq) *seq = r->seq;
+  /* r is the store's now: its completion may already have run and freed it
+   * (another actor's append may be reusing it), so it is not read again */
+  d->last = next;
+  if (seq) *seq = next;
   return 0;
 }
 

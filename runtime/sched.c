@@ -126,9 +126,10 @@ static inline uint32_t rq_len(tr_worker *w) {
   return t - h;
 }
 
-/* Steals half of v's ring into w's (empty) ring; returns one actor. If v's
- * ring is empty, takes v's runnext only when v has not run any actor since
- * w last looked: v is stuck in a long callback and would strand it. */
+/* Steals half of v's ring into w's ring, as much as it has room for;
+ * returns one actor. If v's ring is empty, takes v's runnext only when v has
+ * not run any actor since w last looked: v is stuck in a long callback and
+ * would strand it. */
 static tr_actor *rq_steal(tr_worker *w, tr_worker *v) {
   for (;;) {
     uint32_t h = atomic_load_explicit(&v->rq_head, memory_order_acquire);
@@ -148,6 +149,14 @@ static tr_actor *rq_steal(tr_worker *w, tr_worker *v) {
     }
     n = n - n / 2;
     uint32_t wt = atomic_load_explicit(&w->rq_tail, memory_order_relaxed);
+    /* w's ring need not be empty: the maintenance between find_local and
+     * find_remote runs commands and timers (a batch of store acks makes
+     * hundreds of actors runnable). Copying past its room would overwrite
+     * queued actors (lost, though marked scheduled) with stolen ones (then
+     * queued twice) */
+    uint32_t room = TR_RUNQ_SIZE - (wt - atomic_load_explicit(&w->rq_head, memory_order_acquire));
+    if (n > room) n = room;
+    if (n == 0) return rq_get(w);
     for (uint32_t i = 0; i < n; i++) {
       tr_actor *a = atomic_load_explicit(&v->rq[(h + i) % TR_RUNQ_SIZE], memory_order_relaxed);
       atomic_store_explicit(&w->rq[(wt + i) % TR_RUNQ_SIZE], a, memory_order_relaxed);

@@ -37,6 +37,8 @@ enum { OP_WAKE = 1, OP_SPAWN, OP_REBALANCE };
 typedef struct vkind {
   struct vkind *next;
   tr_kind k;
+  int store;            /* the node has a store (persistent kinds need one) */
+  int learned;          /* from a member's heartbeat, not registered here */
   size_t len;
   char name[TR_KIND_NAME_MAX + 1];
 } vkind;
@@ -97,6 +99,28 @@ static const vkind *kind_find(tr_vdir *vd, const char *name, size_t len) {
   return NULL;
 }
 
+static vkind *kind_add(tr_vdir *vd, const char *name, size_t len, const tr_kind *k,
+                       int store);
+
+/* A kind registered here, or one a member advertises (learned: registered
+ * here without a behaviour, so this node can place its names). */
+static const vkind *kind_get(tr_vdir *vd, const char *name, size_t len) {
+  const vkind *k = kind_find(vd, name, len);
+  if (k || !vd->h.kind_roles) return k;
+  size_t kl = kind_len(name, len);
+  uint32_t roles;
+  if (kl > TR_KIND_NAME_MAX || vd->h.kind_roles(vd->h.arg, name, kl, &roles) < 0) return NULL;
+  pthread_mutex_lock(&vd->reg);
+  k = kind_find(vd, name, len);
+  if (!k) {
+    vkind *nk = kind_add(vd, name, kl, &(tr_kind){.roles = roles}, 0);
+    if (nk) nk->learned = 1;
+    k = nk;
+  }
+  pthread_mutex_unlock(&vd->reg);
+  return k;
+}
+
 static const tr_behavior *beh_find(tr_vdir *vd, const char *name, size_t len) {
   for (vbeh *b = atomic_load_explicit(&vd->behs, memory_order_acquire); b; b = b->next)
     if (strlen(b->name) == len && memcmp(b->name, name, len) == 0) return b->b;
@@ -112,7 +136,8 @@ static int word_check(const char *w, size_t len) {
   return tr_env_name_check(buf, len + 2) < 0 ? TR_EINVAL : 0;
 }
 
-static int hosts(const vkind *k) { return k->k.behavior || k->k.persistent; }
+/* A persistent kind is hosted only where there is a store to recover from. */
+static int hosts(const vkind *k) { return k->k.behavior || (k->k.persistent && k->store); }
 
 /* A valid name for sending: the codec's rule plus a kind of bounded size. */
 static int name_check(const char *name, size_t len) {
@@ -313,7 +338,7 @@ static int route(tr_system *sys, tr_vdir *vd, const char *name, size_t len, tr_m
   }
   pthread_rwlock_unlock(&vd->lk);
   if (is_spawn(name, len)) return to_directory(sys, vd, OP_SPAWN, name, len, n);
-  const vkind *k = kind_find(vd, name, len);
+  const vkind *k = kind_get(vd, name, len);
   if (!k) return dead(sys, TR_REF_NONE, n, TR_DL_NO_ACTOR);
   if (local && !e) {
     /* not here: decide on the sender's thread, so messages for other
@@ -659,28 +684,53 @@ int tr_kind_register(tr_system *sys, const tr_kind *kind) {
   if (!sys || !kind || !kind->name || (kind->behavior && kind->persistent)) return TR_EINVAL;
   size_t len = strlen(kind->name);
   if (word_check(kind->name, len) < 0 || strncmp(kind->name, "tr.", 3) == 0) return TR_EINVAL;
-  if (kind->persistent && !sys->store) return TR_ENOTSUP;
   int rc = tr_virtual_start(sys);
   if (rc < 0) return rc;
   tr_vdir *vd = vdir_of(sys);
   pthread_mutex_lock(&vd->reg);
-  if (kind_find(vd, kind->name, len)) {
+  vkind *k = (vkind *)kind_find(vd, kind->name, len);
+  if (k && k->learned) { /* learned from a member before it was registered here */
+    k->k = *kind;
+    k->k.name = k->name;
+    k->store = sys->store != NULL;
+    k->learned = 0;
+    pthread_mutex_unlock(&vd->reg);
+    return 0;
+  }
+  if (k) {
     pthread_mutex_unlock(&vd->reg);
     return TR_EEXIST;
   }
+  k = kind_add(vd, kind->name, len, kind, sys->store != NULL);
+  pthread_mutex_unlock(&vd->reg);
+  return k ? 0 : TR_ENOMEM;
+}
+
+/* vd->reg held. Adds kind (copied) under name[0..len). */
+static vkind *kind_add(tr_vdir *vd, const char *name, size_t len, const tr_kind *kind,
+                       int store) {
   vkind *k = calloc(1, sizeof *k);
-  if (!k) {
-    pthread_mutex_unlock(&vd->reg);
-    return TR_ENOMEM;
-  }
+  if (!k) return NULL;
   k->k = *kind;
-  memcpy(k->name, kind->name, len);
+  k->store = store;
+  memcpy(k->name, name, len);
   k->k.name = k->name;
   k->len = len;
   k->next = atomic_load(&vd->kinds);
   atomic_store_explicit(&vd->kinds, k, memory_order_release);
-  pthread_mutex_unlock(&vd->reg);
-  return 0;
+  return k;
+}
+
+size_t tr_virtual_kinds(tr_system *sys, char (*names)[64], uint32_t *roles, size_t max) {
+  tr_vdir *vd = vdir_of(sys);
+  size_t n = 0;
+  for (vkind *k = vd ? atomic_load_explicit(&vd->kinds, memory_order_acquire) : NULL;
+       k && n < max; k = k->next) {
+    if (!hosts(k)) continue;
+    memcpy(names[n], k->name, k->len + 1);
+    roles[n++] = k->k.roles;
+  }
+  return n;
 }
 
 int tr_behavior_register(tr_system *sys, const char *name, const tr_behavior *b) {
@@ -716,7 +766,7 @@ static int sendable(tr_system *sys, const char *name, size_t *len) {
   *len = strnlen(name, TR_VIRTUAL_NAME_MAX + 1);
   if (name_check(name, *len) < 0) return TR_EINVAL;
   tr_vdir *vd = vdir_of(sys);
-  return vd && kind_find(vd, name, *len) ? 0 : TR_ENOENT;
+  return vd && kind_get(vd, name, *len) ? 0 : TR_ENOENT;
 }
 
 static int spawnable(const char *bname, size_t *len) {
@@ -834,12 +884,16 @@ size_t tr_virtual_count(tr_system *sys) {
   return n;
 }
 
+int tr_virtual_name_check(const char *name) {
+  return name ? name_check(name, strnlen(name, TR_VIRTUAL_NAME_MAX + 1)) : TR_EINVAL;
+}
+
 int tr_virtual_owner(tr_system *sys, const char *name, uint64_t *node) {
   if (!sys || !name || !node) return TR_EINVAL;
   size_t len = strnlen(name, TR_VIRTUAL_NAME_MAX + 1);
   if (name_check(name, len) < 0) return TR_EINVAL;
   tr_vdir *vd = vdir_of(sys);
-  const vkind *k = vd ? kind_find(vd, name, len) : NULL;
+  const vkind *k = vd ? kind_get(vd, name, len) : NULL;
   if (!k) return TR_ENOENT;
   return owner(sys, vd, k, name, len, node);
 }

@@ -19,6 +19,9 @@ typedef struct tr_vhooks {
   /* Sends n to the virtual actor name on node (another node). Consumes n
    * and returns 0, or returns an error and leaves n to the caller. */
   int (*send_name)(void *arg, uint64_t node, const char *name, size_t len, tr_mnode *n);
+  /* The roles of a kind this node never registered, as a member that hosts
+   * it advertises them: 0 and *roles, or TR_ENOENT. Optional. */
+  int (*kind_roles)(void *arg, const char *kind, size_t len, uint32_t *roles);
   void *arg;
 } tr_vhooks;
 
@@ -35,6 +38,11 @@ int tr_virtual_start(tr_system *sys);
  * already by a node whose view differed, and is not passed on again.
  * Inside tr_external_enter. */
 void tr_virtual_arrive(tr_system *sys, const char *name, size_t len, tr_mnode *n);
+
+/* The kinds this node hosts (for its heartbeats): up to max names (64
+ * bytes each, NUL-terminated) and roles into the caller's arrays; returns
+ * how many. */
+size_t tr_virtual_kinds(tr_system *sys, char (*names)[64], uint32_t *roles, size_t max);
 
 /* Membership changed: names owned elsewhere now are passivated here. Any
  * thread. */

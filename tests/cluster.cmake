@@ -2,7 +2,7 @@
 # link handshake and frame sealing; their fuzz corpora and the heartbeat
 # corpus replayed as regression tests; with -DTROUPE_FUZZ=ON under clang
 # the libFuzzer targets themselves.
-foreach(t handshake seal)
+foreach(t handshake seal deliver)
   troupe_unit_test(${t})
 endforeach()
 

@@ -17,5 +17,7 @@
 #include "codec.h"
 #include "persist.h"
 #include "virtual.h"
+#include "node.h"
+#include "jobs.h"
 
 #endif

@@ -53,7 +53,8 @@ enum {
 typedef struct tr_kind {
   const char *name;            /* the kind (copied) */
   /* Exactly one of these, or neither: then this node only knows the kind's
-   * roles, to send to it, and never hosts it. Static storage. */
+   * roles, to send to it, and never hosts it. A persistent kind is hosted
+   * only by a node with a store (tr_config.data_dir). Static storage. */
   const tr_behavior *behavior;
   const tr_persistent *persistent;
   uint32_t roles;              /* nodes with any of these roles host it; 0 = every node */
@@ -89,6 +90,9 @@ int tr_system_virtual_send(tr_system *sys, const char *name, uint32_t type, cons
                            size_t len);
 int tr_system_virtual_ask(tr_system *sys, const char *name, uint32_t type, const void *data,
                           size_t len, uint32_t timeout_ms, tr_msg **reply);
+
+/* 0 if name is a valid virtual actor name (NUL-terminated), else TR_EINVAL. */
+int tr_virtual_name_check(const char *name);
 
 /* Where name would be activated now (a node id; this node's id, or 0 without
  * a cluster, for here). TR_ENOENT: unknown kind or no node can host it. */

@@ -4,8 +4,10 @@
 # node (exit 3), a bad command (exit 2), an unknown actor (exit 1), drain
 # seen by the other node, and leave through the console (the node exits
 # cleanly and the other sees it removed). Waits have deadlines.
-TROUPE=${1:?usage: console.sh path/to/troupe path/to/troupectl}
-CTL=${2:?usage: console.sh path/to/troupe path/to/troupectl}
+USAGE="usage: console.sh path/to/troupe path/to/troupectl path/to/jget"
+TROUPE=${1:?$USAGE}
+CTL=${2:?$USAGE}
+JGET=${3:?$USAGE} # prints the values at a JSON path: the --json output is parsed
 . "$(dirname "$0")/lib.sh"
 
 "$TROUPE" init --data-dir "$T/n1" >/dev/null
@@ -27,9 +29,15 @@ expect() {
   "$@" >"$T/out" 2>"$T/err" || rc=$?
   [ "$rc" = "$want" ] || { cat "$T/out" "$T/err" >&2; die "'$*' exited $rc, want $want"; }
 }
-# until N1 sees both nodes up
+# jq_is WANT PATH: the last command's --json output has WANT at PATH
+jq_is() {
+  local got
+  got=$("$JGET" "$2" <"$T/out") || { cat "$T/out" >&2; die "no $2 in the JSON"; }
+  [ "$got" = "$1" ] || { cat "$T/out" >&2; die "$2 is '$got', want '$1'"; }
+}
+# until n1 sees both nodes up
 for ((i = 0; i < 600; i++)); do
-  n=$(ctl 1 nodes --json 2>/dev/null | grep -c '"state": "up"' || true)
+  n=$(ctl 1 nodes --json 2>/dev/null | "$JGET" '.nodes[*].state' 2>/dev/null | grep -cx up || true)
   [ "$n" -ge 2 ] && break
   sleep 0.05
 done
@@ -38,12 +46,22 @@ done
 expect 0 ctl 1 status
 grep -q "n1" "$T/out" || die "status does not name the node"
 expect 0 ctl 1 status --json
-grep -q '"draining": false' "$T/out" || die "status --json lacks draining"
+jq_is n1 .name
+jq_is up .state
+jq_is false .draining
+expect 0 ctl 1 nodes --json
+jq_is "n1
+n2" '.nodes[*].name'
+jq_is "true
+false" '.nodes[*].self'
 expect 0 ctl 1 nodes
-grep -q "n2" "$T/out" || die "nodes does not list n2"
+grep -q "n2" "$T/out" || die "the nodes table does not list n2"
 expect 0 ctl 1 actors --json
-grep -q '"tr.directory"' "$T/out" || die "actors does not list the directory"
+"$JGET" '.actors[*].behavior' <"$T/out" | grep -qx tr.directory ||
+  die "actors does not list the directory"
 expect 0 ctl 2 actors
+expect 1 ctl 1 actor 999999 --json
+"$JGET" .error <"$T/out" >/dev/null || die "a failed --json command prints no error"
 expect 1 ctl 1 actor 999999
 expect 2 ctl 1 frobnicate
 head -c 32 /dev/urandom | base64 >"$T/wrong.key"
@@ -53,14 +71,15 @@ expect 3 "$CTL" --node "ipc://$T/nobody.sock" --timeout 500 status
 
 # drain n2: n1 sees it
 expect 0 ctl 2 drain
+drains() { ctl 1 nodes --json 2>/dev/null | "$JGET" '.nodes[1].draining' 2>/dev/null || true; }
 for ((i = 0; i < 600; i++)); do
-  ctl 1 nodes --json 2>/dev/null | tr -d ' \n' | grep -q '"draining":true' && break
+  [ "$(drains)" = true ] && break
   sleep 0.05
 done
-ctl 1 nodes --json | tr -d ' \n' | grep -q '"draining":true' || die "n1 never saw n2 draining"
+[ "$(drains)" = true ] || die "n1 never saw n2 draining"
 expect 0 ctl 2 drain off
 expect 0 ctl 2 status --json
-grep -q '"draining": false' "$T/out" || die "drain off did not take"
+jq_is false .draining
 
 # leave through the console: n2 exits 0, n1 sees it removed
 expect 0 ctl 2 leave

@@ -37,6 +37,12 @@ static void heartbeat(tr_pack *pk) {
   m3->inc = 7;
   m1 = tr_mb_add(&b, 1, 100);
   snprintf(m1->addr, sizeof m1->addr, "tcp://127.0.0.1:1");
+  /* the kinds it hosts: how others learn the roles of kinds they lack */
+  snprintf(b.kinds[0].name, sizeof b.kinds[0].name, "jobs");
+  b.kinds[0].roles = 1;
+  snprintf(b.kinds[1].name, sizeof b.kinds[1].name, "chat");
+  b.kinds[1].roles = 4;
+  b.nkinds = 2;
   assert_int_equal(tr_mb_gossip_build(&b, pk), 0);
   free(b.m);
 }
@@ -56,6 +62,13 @@ static void test_valid(void **state) {
   assert_string_equal(m2->name, "two");
   assert_string_equal(m2->addr, "tcp://127.0.0.1:2");
   assert_int_equal(m2->roles, 3);
+  assert_int_equal(m2->nkinds, 2);
+  assert_string_equal(m2->kinds[1].name, "chat");
+  assert_int_equal(m2->kinds[1].roles, 4);
+  uint32_t roles = 0;
+  assert_int_equal(tr_place_kind_roles(&c, "jobs", 4, &roles), 0);
+  assert_int_equal(roles, 1);
+  assert_int_equal(tr_place_kind_roles(&c, "nope", 4, &roles), TR_ENOENT);
   assert_int_equal(m2->state, TR_MEMBER_UP);
   assert_int_equal(m3->state, TR_MEMBER_JOINING); /* hearsay: dial it, not up yet */
   assert_string_equal(m3->addr, "tcp://127.0.0.1:3");

@@ -122,6 +122,12 @@ int main(int argc, char **argv) {
     tr_log(TR_LOG_ERROR, "troupe", "cannot start the node: %s", tr_strerror(rc));
     return 1;
   }
+  /* the platform's kinds: job queues live on engine nodes */
+  if ((rc = tr_jobs_register(sys, TR_ROLE_ENGINE)) < 0) {
+    tr_log(TR_LOG_ERROR, "troupe", "cannot register the job queues: %s", tr_strerror(rc));
+    tr_system_free(sys);
+    return 1;
+  }
   /* the node supervisor: platform services start under it (later issues) */
   tr_supervisor_spec node = {TR_ONE_FOR_ONE, 10, 10000, NULL, 0};
   tr_spawn_opts nopts = {.name = "node"};
