@@ -12,6 +12,14 @@ foreach(t expr bpmn wfyaml)
   set_tests_properties(unit.${t} PROPERTIES TIMEOUT 300)
 endforeach()
 
+# process definitions (actors/workflow/repo.c): deploy, versions, restart
+add_executable(test_wfrepo ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wfrepo.c)
+target_link_libraries(test_wfrepo PRIVATE troupe_workflow_engine PkgConfig::CMOCKA)
+target_compile_definitions(test_wfrepo PRIVATE
+  TR_WF_MODELS="${CMAKE_CURRENT_SOURCE_DIR}/workflow/models")
+add_test(NAME unit.wfrepo COMMAND test_wfrepo)
+set_tests_properties(unit.wfrepo PROPERTIES TIMEOUT 300)
+
 add_executable(wfcheck ${CMAKE_CURRENT_SOURCE_DIR}/workflow/wfcheck.c)
 target_link_libraries(wfcheck PRIVATE troupe_workflow)
 # every good model compiles (the bad_* ones are the units' business)
