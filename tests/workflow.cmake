@@ -20,6 +20,14 @@ target_compile_definitions(test_wfrepo PRIVATE
 add_test(NAME unit.wfrepo COMMAND test_wfrepo)
 set_tests_properties(unit.wfrepo PROPERTIES TIMEOUT 300)
 
+# process instances (actors/workflow/instance.c): runs, gateways, restart
+add_executable(test_wfengine ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wfengine.c)
+target_link_libraries(test_wfengine PRIVATE troupe_workflow_engine PkgConfig::CMOCKA)
+target_compile_definitions(test_wfengine PRIVATE
+  TR_WF_ENGINE_MODELS="${CMAKE_CURRENT_SOURCE_DIR}/workflow/engine")
+add_test(NAME unit.wfengine COMMAND test_wfengine)
+set_tests_properties(unit.wfengine PROPERTIES TIMEOUT 300)
+
 add_executable(wfcheck ${CMAKE_CURRENT_SOURCE_DIR}/workflow/wfcheck.c)
 target_link_libraries(wfcheck PRIVATE troupe_workflow)
 # every good model compiles (the bad_* ones are the units' business)
