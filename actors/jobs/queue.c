@@ -371,9 +371,10 @@ static void build_note(qstate *s, const jq_job *j, uint32_t type, const tr_unpac
   tr_unpack vars;
   int has_vars = map && tr_unpack_find(map, "vars", &vars) == 0;
   int is_err = type == TR_JOB_ERROR;
-  tr_pack_map(pk, 2 + (uint32_t)has_vars + (is_err ? 2 : 0) + (type == TR_JOB_INCIDENT));
+  tr_pack_map(pk, 3 + (uint32_t)has_vars + (is_err ? 2 : 0) + (type == TR_JOB_INCIDENT));
   tr_pack_kv_str(pk, "id", j->id);
   tr_pack_kv_str(pk, "topic", s->q.topic);
+  tr_pack_kv_str(pk, "key", j->key); /* the creator's own name for it */
   if (has_vars) {
     const void *p;
     size_t n;

@@ -60,8 +60,8 @@ enum {
   TR_JOB_REPLY,
   /* to a subscriber: one job, locked to it (a job map) */
   TR_JOB_PUSH,
-  /* to the job's notify name (not asks): {id, topic, vars?} / {id, topic, code,
-   * message, vars?} / {id, topic, error} */
+  /* to the job's notify name (not asks): {id, topic, key, vars?} / {id, topic,
+   * key, code, message, vars?} / {id, topic, key, error}; key: the creation's */
   TR_JOB_DONE,
   TR_JOB_ERROR,
   TR_JOB_INCIDENT,

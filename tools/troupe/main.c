@@ -18,6 +18,8 @@
 #include "cluster/cluster.h"
 #include "cluster/console.h"
 #include "cluster/identity.h"
+#include "actors/workflow/engine.h"
+#include "actors/workflow/repo.h"
 #include "config.h"
 #include "troupe/troupe.h"
 
@@ -122,9 +124,12 @@ int main(int argc, char **argv) {
     tr_log(TR_LOG_ERROR, "troupe", "cannot start the node: %s", tr_strerror(rc));
     return 1;
   }
-  /* the platform's kinds: job queues live on engine nodes */
-  if ((rc = tr_jobs_register(sys, TR_ROLE_ENGINE)) < 0) {
-    tr_log(TR_LOG_ERROR, "troupe", "cannot register the job queues: %s", tr_strerror(rc));
+  /* the platform's kinds: job queues, definitions and process instances
+   * live on engine nodes */
+  if ((rc = tr_jobs_register(sys, TR_ROLE_ENGINE)) < 0 ||
+      (rc = tr_wf_repo_register(sys, TR_ROLE_ENGINE)) < 0 ||
+      (rc = tr_wf_engine_register(sys, TR_ROLE_ENGINE)) < 0) {
+    tr_log(TR_LOG_ERROR, "troupe", "cannot register the platform's kinds: %s", tr_strerror(rc));
     tr_system_free(sys);
     return 1;
   }

@@ -1,0 +1,198 @@
+/* test_wfengine.c - process instances: a deployed model runs through an
+ * external task, an exclusive gateway (both ways), a parallel fork and
+ * join, to its end; variables from completions steer the gateway; an
+ * instance survives a restart in the middle (its journal replayed, its
+ * waiting job found again, not created twice); bad starts. Jobs are
+ * fetched and completed here, as an HTTP worker would. */
+#include <ftw.h>
+#include <stdio.h>
+
+#include "harness.h"
+#include "actors/workflow/engine.h"
+#include "actors/workflow/repo.h"
+
+static tr_system *g_sys;
+static char g_dir[64];
+
+static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *ftw) {
+  (void)sb, (void)f, (void)ftw;
+  return remove(p);
+}
+
+static void start(void) {
+  tr_config cfg = {.data_dir = g_dir, .durability = TR_DURABLE_NOSYNC};
+  assert_int_equal(tr_system_new(&cfg, &g_sys), 0);
+  assert_int_equal(tr_jobs_register(g_sys, 0), 0);
+  assert_int_equal(tr_wf_repo_register(g_sys, 0), 0);
+  assert_int_equal(tr_wf_engine_register(g_sys, 0), 0);
+}
+
+static int setup(void **st) {
+  (void)st;
+  snprintf(g_dir, sizeof g_dir, "/tmp/trwfeXXXXXX");
+  if (!mkdtemp(g_dir)) return -1;
+  start();
+  char path[512];
+  snprintf(path, sizeof path, "%s/approve.bpmn", TR_WF_ENGINE_MODELS);
+  FILE *f = fopen(path, "rb");
+  static char xml[65536];
+  size_t len = f ? fread(xml, 1, sizeof xml, f) : 0;
+  if (f) fclose(f);
+  tr_wf_deployed d[2];
+  char *problems = NULL;
+  int n = tr_wf_deploy(g_sys, "approve.bpmn", xml, len, "d1", 0, d, 2, &problems);
+  if (problems) fprintf(stderr, "%s\n", problems);
+  free(problems);
+  return n == 1 ? 0 : -1;
+}
+
+static int teardown(void **st) {
+  (void)st;
+  tr_system_free(g_sys);
+  nftw(g_dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+  return 0;
+}
+
+static int ask_json(const char *name, uint32_t type, const char *json, char *out, size_t cap) {
+  tr_pack pk = TR_PACK_INIT;
+  assert_int_equal(tr_json_to_msgpack(json, strlen(json), NULL, &pk, NULL, 0), 0);
+  tr_msg *r = NULL;
+  int rc = tr_system_virtual_ask(g_sys, name, type, pk.data, pk.len, WAIT_MS, &r);
+  tr_pack_free(&pk);
+  if (rc < 0) return rc;
+  tr_pack js = TR_PACK_INIT;
+  rc = tr_json_from_msgpack(r->data, r->len, NULL, &js, NULL, 0);
+  if (rc == 0 && out) snprintf(out, cap, "%s", (const char *)js.data);
+  tr_pack_free(&js);
+  tr_msg_free(r);
+  return rc;
+}
+
+/* Fetches the one job of topic (long poll), completes it with vars_json;
+ * returns its "act" (the element) in act. */
+static void work(const char *topic, const char *vars_json, char *act, size_t cap) {
+  char name[128], out[8192], req[1024];
+  snprintf(name, sizeof name, "jobs/%s", topic);
+  assert_int_equal(ask_json(name, TR_JOB_FETCH,
+                            "{\"worker\":\"t\",\"max\":5,\"lock_ms\":600000,\"wait_ms\":600000}",
+                            out, sizeof out), 0);
+  const char *p = strstr(out, "\"id\":\"");
+  assert_non_null(p);
+  p += 6;
+  char id[300];
+  snprintf(id, sizeof id, "%.*s", (int)strcspn(p, "\""), p);
+  assert_null(strstr(p, "\"id\":\"")); /* exactly one */
+  const char *a = strstr(out, "\"act\":\"");
+  assert_non_null(a);
+  a += 7;
+  snprintf(act, cap, "%.*s", (int)strcspn(a, "\""), a);
+  snprintf(req, sizeof req, "{\"id\":\"%s\",\"worker\":\"t\"%s%s}", id, vars_json ? ",\"vars\":" : "",
+           vars_json ? vars_json : "");
+  assert_int_equal(ask_json(name, TR_JOB_COMPLETE, req, out, sizeof out), 0);
+  assert_non_null(strstr(out, "\"ok\":true"));
+}
+
+static void state_of(const char *id, char *out, size_t cap) {
+  char name[128];
+  snprintf(name, sizeof name, "wf/%s", id);
+  assert_int_equal(ask_json(name, TR_WF_GET, "{}", out, cap), 0);
+}
+
+static void wait_state(const char *id, const char *want) {
+  char out[4096], pat[64];
+  snprintf(pat, sizeof pat, "\"state\":\"%s\"", want);
+  uint64_t end = t_now_ms() + WAIT_MS;
+  do {
+    state_of(id, out, sizeof out);
+    if (strstr(out, pat)) return;
+    t_sleep_ms(5);
+  } while (t_now_ms() < end);
+  fail_msg("instance %s never got %s: %s", id, want, out);
+}
+
+static void start_instance(const char *vars_json, const char *bk, char *id) {
+  tr_pack pk = TR_PACK_INIT;
+  assert_int_equal(tr_json_to_msgpack(vars_json, strlen(vars_json), NULL, &pk, NULL, 0), 0);
+  assert_int_equal(tr_wf_start(g_sys, "approve", pk.data, pk.len, bk, id, 64), 0);
+  tr_pack_free(&pk);
+}
+
+static void test_big_amount_goes_to_review(void **st) {
+  (void)st;
+  char id[64], act[64], out[4096];
+  start_instance("{\"amount\":500}", "order-1", id);
+  work("score", "{\"score\":10}", act, sizeof act);
+  assert_string_equal(act, "Score");
+  work("review", "{\"ok\":true}", act, sizeof act);
+  assert_string_equal(act, "Review");
+  state_of(id, out, sizeof out);
+  assert_non_null(strstr(out, "\"state\":\"running\""));
+  work("pay", NULL, act, sizeof act);
+  state_of(id, out, sizeof out); /* one branch done: the join waits */
+  assert_non_null(strstr(out, "\"state\":\"running\""));
+  work("mail", NULL, act, sizeof act);
+  wait_state(id, "completed");
+  state_of(id, out, sizeof out);
+  assert_non_null(strstr(out, "\"score\":10"));
+  assert_non_null(strstr(out, "\"amount\":500"));
+  assert_non_null(strstr(out, "\"bk\":\"order-1\""));
+  assert_non_null(strstr(out, "\"definition\":\"approve:1:"));
+}
+
+static void test_small_amount_skips_review(void **st) {
+  (void)st;
+  char id[64], act[64], out[8192];
+  start_instance("{\"amount\":50}", NULL, id);
+  work("score", "{\"score\":10}", act, sizeof act);
+  work("mail", NULL, act, sizeof act);
+  work("pay", NULL, act, sizeof act);
+  wait_state(id, "completed");
+  /* review never had a job */
+  assert_int_equal(ask_json("jobs/review", TR_JOB_LIST, "{}", out, sizeof out), 0);
+  assert_non_null(strstr(out, "\"jobs\":[]"));
+}
+
+static void test_survives_restart(void **st) {
+  (void)st;
+  char id[64], act[64], out[8192];
+  start_instance("{\"amount\":500}", NULL, id);
+  work("score", "{\"score\":99}", act, sizeof act); /* not < 50: no review */
+  /* pay and mail are waiting now; a new process on the same data */
+  t_sleep_ms(20);
+  tr_system_free(g_sys);
+  start();
+  state_of(id, out, sizeof out); /* activates and replays it */
+  assert_non_null(strstr(out, "\"score\":99"));
+  work("pay", NULL, act, sizeof act); /* each job exactly once (work checks) */
+  work("mail", NULL, act, sizeof act);
+  wait_state(id, "completed");
+  assert_int_equal(ask_json("jobs/pay", TR_JOB_LIST, "{}", out, sizeof out), 0);
+  assert_non_null(strstr(out, "\"jobs\":[]"));
+}
+
+static void test_bad_starts(void **st) {
+  (void)st;
+  char id[64], out[1024];
+  assert_int_equal(tr_wf_start(g_sys, "nokey", NULL, 0, NULL, id, sizeof id), TR_ENOENT);
+  assert_int_equal(tr_wf_start(g_sys, "approve", "\x91\x01", 2, NULL, id, sizeof id), TR_EINVAL);
+  assert_int_equal(tr_wf_start(g_sys, "approve", NULL, 0, NULL, id, 8), TR_EINVAL);
+  assert_int_equal(tr_wf_start(NULL, "approve", NULL, 0, NULL, id, sizeof id), TR_EINVAL);
+  assert_int_equal(ask_json("wf/nosuch", TR_WF_GET, "{}", out, sizeof out), 0);
+  assert_non_null(strstr(out, "\"ok\":false"));
+  /* an instance that started cannot be started again */
+  assert_int_equal(tr_wf_start(g_sys, "approve", NULL, 0, NULL, id, sizeof id), 0);
+  char name[128];
+  snprintf(name, sizeof name, "wf/%s", id);
+  assert_int_equal(ask_json(name, TR_WF_START, "{\"key\":\"approve\"}", out, sizeof out), 0);
+  assert_non_null(strstr(out, "\"ok\":false"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_big_amount_goes_to_review, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_small_amount_skips_review, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_survives_restart, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_starts, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
