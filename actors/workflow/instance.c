@@ -1,12 +1,16 @@
 /* instance.c - a process instance, "wf/<id>" (engine.h).
  *
  * Journal: [1, definition id, key, version, vars, bk] when it starts, then
- * [2, token, vars] each time a job of one of its tokens completed. Recovery
+ * [2, wait, vars] each time a job completed: `wait` numbers the jobs in the
+ * order the interpreter created them (the same on every replay), and is the
+ * job's key "<instance>:<wait>", so a late or repeated note of an earlier
+ * job can never complete a later one. Recovery
  * keeps the events, fetches the definition's source from wfdef/<key>,
  * parses it, and runs the interpreter over the events again: the tokens end
  * up where they were, and the jobs of waiting tokens are created again
  * under the same keys (the queue answers with the existing job).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +30,11 @@ typedef struct token {
   int id;
   int32_t el;
   int state;
+  int wait; /* the job it waits for: "<instance>:<wait>" (one per job, never reused) */
 } token;
 
 typedef struct evrec { /* an event kept for the replay after the model loads */
-  int32_t token;
+  int32_t wait;
   uint8_t *vars;
   size_t len;
 } evrec;
@@ -44,7 +49,7 @@ typedef struct inst {
   tr_wf_model *model;
   int32_t proc;
   token *t;
-  int nt, cap, next_token;
+  int nt, cap, next_token, next_wait;
   int32_t *joins; /* tokens arrived at each parallel join */
   evrec *ev;      /* job completions to replay once the model is here */
   int nev, capev;
@@ -78,6 +83,7 @@ static token *token_new(inst *s, int32_t el) {
   t->id = ++s->next_token;
   t->el = el;
   t->state = T_ACTIVE;
+  t->wait = 0;
   return t;
 }
 
@@ -88,7 +94,7 @@ static void create_job(tr_ctx *ctx, inst *s, const token *t) {
   const tr_wf_element *e = &s->model->elements[t->el];
   char name[TR_VIRTUAL_NAME_MAX + 1], key[128], notify[96];
   if (tr_job_queue_name(e->topic, name, sizeof name) < 0) return;
-  snprintf(key, sizeof key, "%s:%d", s->id, t->id);
+  snprintf(key, sizeof key, "%s:%d", s->id, t->wait);
   snprintf(notify, sizeof notify, TR_WF_KIND "/%s", s->id);
   tr_pack pk = TR_PACK_INIT;
   tr_pack_map(&pk, s->vlen ? 6 : 5);
@@ -184,6 +190,7 @@ static void pump(tr_ctx *ctx, inst *s) {
         break;
       }
       s->t[ti].state = T_WAIT_JOB;
+      s->t[ti].wait = ++s->next_wait; /* the same number on every replay */
       if (ctx) create_job(ctx, s, &s->t[ti]);
       break;
     case TR_WF_EXCLUSIVE_GATEWAY:
@@ -210,11 +217,11 @@ static void pump(tr_ctx *ctx, inst *s) {
   if (s->state == I_RUNNING && !s->nt) s->state = I_COMPLETED;
 }
 
-/* A job of token tid completed with vars: merge, move on. */
-static int job_done(tr_ctx *ctx, inst *s, int32_t tid, const uint8_t *vars, size_t len) {
+/* The job a token waits for as `wait` completed with vars: merge, move on. */
+static int job_done(tr_ctx *ctx, inst *s, int32_t wait, const uint8_t *vars, size_t len) {
   int ti = -1;
   for (int i = 0; i < s->nt; i++)
-    if (s->t[i].id == tid && s->t[i].state == T_WAIT_JOB) ti = i;
+    if (s->t[i].wait == wait && s->t[i].state == T_WAIT_JOB) ti = i;
   if (ti < 0) return TR_ENOENT;
   if (len) {
     tr_pack pk = TR_PACK_INIT;
@@ -254,7 +261,7 @@ static int begin(tr_ctx *ctx, inst *s, const void *src, size_t len) {
   /* replay first (no effects), then create the jobs of waiting tokens */
   pump(NULL, s);
   for (int i = 0; i < s->nev; i++) {
-    job_done(NULL, s, s->ev[i].token, s->ev[i].vars, s->ev[i].len);
+    job_done(NULL, s, s->ev[i].wait, s->ev[i].vars, s->ev[i].len);
     free(s->ev[i].vars);
   }
   s->nev = 0;
@@ -330,7 +337,7 @@ static int apply_started(inst *s, tr_unpack *u) {
   return 0;
 }
 
-static int keep_event(inst *s, int32_t token, const void *v, size_t vl) {
+static int keep_event(inst *s, int32_t wait, const void *v, size_t vl) {
   if (s->nev == s->capev) {
     int cap = s->capev ? s->capev * 2 : 8;
     evrec *e = realloc(s->ev, (size_t)cap * sizeof *e);
@@ -339,7 +346,7 @@ static int keep_event(inst *s, int32_t token, const void *v, size_t vl) {
     s->capev = cap;
   }
   evrec *e = &s->ev[s->nev];
-  e->token = token;
+  e->wait = wait;
   e->len = vl;
   e->vars = vl ? malloc(vl) : NULL;
   if (vl && !e->vars) return TR_ENOMEM;
@@ -359,11 +366,11 @@ static int inst_apply(tr_ctx *ctx, void *st, uint64_t seq, const void *ev, size_
   if (kind == EV_STARTED && n == 6) {
     if (apply_started(s, &u) == 0) return 0;
   } else if (kind == EV_JOB_DONE && n == 3) {
-    uint64_t tok;
+    uint64_t wait;
     const void *v;
     size_t vl;
-    if (tr_unpack_uint(&u, &tok) == 0 && tr_unpack_bin(&u, &v, &vl) == 0)
-      return keep_event(s, (int32_t)tok, v, vl);
+    if (tr_unpack_uint(&u, &wait) == 0 && wait <= INT32_MAX && tr_unpack_bin(&u, &v, &vl) == 0)
+      return keep_event(s, (int32_t)wait, v, vl);
   }
 bad:
   tr_log(TR_LOG_WARN, "workflow", "instance %s: event %llu is not an instance event; skipped",
@@ -451,21 +458,29 @@ static int on_note(tr_ctx *ctx, inst *s, const tr_msg *m) {
       tr_unpack_find_str(&u, "topic", &topic, &tl) < 0 || jl >= 300 || tl >= 256)
     return 0;
   if (tr_unpack_find(&u, "vars", &v) == 0) tr_unpack_raw(&v, &vars, &vl);
+  /* the key is "<instance>:<wait>"; not NUL-terminated in the note */
   const char *colon = memchr(key, ':', kl);
-  if (!colon) return 0;
-  int32_t tok = (int32_t)strtol(colon + 1, NULL, 10);
+  char num[16];
+  size_t nl = colon ? kl - (size_t)(colon + 1 - key) : 0;
+  if (!colon || !nl || nl >= sizeof num) return 0;
+  memcpy(num, colon + 1, nl);
+  num[nl] = 0;
+  char *end;
+  long w = strtol(num, &end, 10);
+  if (*end || w <= 0 || w > INT32_MAX) return 0;
+  int32_t wait = (int32_t)w;
   if (s->state == I_RUNNING && m->type == TR_JOB_DONE) {
     tr_pack ev = TR_PACK_INIT;
     tr_pack_array(&ev, 3);
     tr_pack_uint(&ev, EV_JOB_DONE);
-    tr_pack_uint(&ev, (uint64_t)tok);
+    tr_pack_uint(&ev, (uint64_t)wait);
     tr_pack_bin(&ev, vars, vl);
     uint64_t seq = 0;
     int known = 0;
-    for (int i = 0; i < s->nt; i++) known |= s->t[i].id == tok && s->t[i].state == T_WAIT_JOB;
+    for (int i = 0; i < s->nt; i++) known |= s->t[i].wait == wait && s->t[i].state == T_WAIT_JOB;
     int rc = ev.err;
     if (!rc && known) rc = tr_persist_append(ctx, ev.data, ev.len, &seq);
-    if (!rc && known) rc = job_done(ctx, s, tok, vars, vl);
+    if (!rc && known) rc = job_done(ctx, s, wait, vars, vl);
     tr_pack_free(&ev);
     if (rc < 0 && rc != TR_ENOENT) return rc;
   } else if (s->state == I_LOADING) {
