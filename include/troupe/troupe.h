@@ -17,5 +17,6 @@
 #include "codec.h"
 #include "persist.h"
 #include "virtual.h"
+#include "loop.h"
 
 #endif
