@@ -263,7 +263,6 @@ void tr_http_parser_free(tr_http_parser *hp) {
 static int status_of(enum http_errno e) {
   switch (e) {
   case HPE_HEADER_OVERFLOW: return 431;
-  case HPE_INVALID_VERSION: return 505;
   default: return 400;
   }
 }
@@ -286,7 +285,7 @@ int tr_http_parser_feed(tr_http_parser *hp, const char *data, size_t len, size_t
   if (e != HPE_OK) {
     hp->status = status_of(e);
     hp->error = e == HPE_HEADER_OVERFLOW ? "the request line and headers are larger than the server accepts"
-                : e == HPE_INVALID_VERSION ? "only HTTP/1.0 and HTTP/1.1 are served"
+                : e == HPE_INVALID_VERSION ? "malformed HTTP version in the request line"
                 : http_errno_description(e);
     return TR_HTTP_EV_ERROR;
   }

@@ -183,6 +183,7 @@ static void test_malformed(void **state) {
       {"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 400},
       {"GET / HTTP/9.1\r\n\r\n", 505},
       {"GET / HTTP/2.0\r\n\r\n", 505},
+      {"GET / HTTP/1.1 extra\r\n\r\n", 400},
       {"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400},
       {"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
       {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
