@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "actors/http/internal.h"
 
@@ -305,17 +307,10 @@ static void dispatch(conn *c, const tr_http_request *req) {
   }
   int wrong_method = 0;
   const route *rt = tr_http_route_match(srv, req, &wrong_method);
-  if (!rt) {
-    atomic_fetch_add(&srv->errors_4xx, 1);
-    if (wrong_method)
-      tr_http_conn_error(c, ex->seq, 405, tr_http_error_type(405),
-                         "the method is not allowed on this path");
-    else
-      tr_http_conn_error(c, ex->seq, 404, tr_http_error_type(404), "no such path");
-    return;
-  }
+  /* with auth on, only a public route answers a stranger: a 404 or 405
+   * would tell which paths exist */
   char challenge[256];
-  if (!(rt->flags & TR_HTTP_ROUTE_PUBLIC) &&
+  if ((!rt || !(rt->flags & TR_HTTP_ROUTE_PUBLIC)) &&
       tr_http_auth_check(srv, req, challenge, sizeof challenge) < 0) {
     atomic_fetch_add(&srv->errors_4xx, 1);
     char hdr[300], body[160];
@@ -325,6 +320,15 @@ static void dispatch(conn *c, const tr_http_request *req) {
     tr_http_response r = {.status = 401, .content_type = "application/json", .headers = hdr,
                           .body = body, .body_len = n};
     tr_http_conn_respond(c, ex->seq, &r);
+    return;
+  }
+  if (!rt) {
+    atomic_fetch_add(&srv->errors_4xx, 1);
+    if (wrong_method)
+      tr_http_conn_error(c, ex->seq, 405, tr_http_error_type(405),
+                         "the method is not allowed on this path");
+    else
+      tr_http_conn_error(c, ex->seq, 404, tr_http_error_type(404), "no such path");
     return;
   }
   tr_http_rid rid = {tr_http_conn_key(c), ex->seq};
@@ -533,34 +537,28 @@ static int slot_take(loop_state *ls, uint32_t *slot) {
   return 0;
 }
 
-static void on_refused_closed(uv_handle_t *h) { free(h); }
-
-/* Over max_conns: a short 503 and close, without a connection object. */
-static void refuse(loop_state *ls) {
-  uv_tcp_t *t = malloc(sizeof *t);
-  if (!t) return;
-  uv_tcp_init(ls->loop, t);
-  if (uv_accept((uv_stream_t *)&ls->listener, (uv_stream_t *)t) == 0) {
-    static const char busy[] =
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-        "Content-Length: 84\r\nConnection: close\r\n\r\n"
-        "{\"type\":\"ServiceUnavailableException\",\"message\":\"too many connections, retry later\"}";
-    uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
-    uv_try_write((uv_stream_t *)t, &b, 1);
-  }
+/* Over max_conns, or draining: a short 503 and close, without a
+ * connection object (a best-effort write to a fresh socket). */
+static void refuse(loop_state *ls, int fd) {
+  static const char busy[] =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+      "Content-Length: 84\r\nConnection: close\r\n\r\n"
+      "{\"type\":\"ServiceUnavailableException\",\"message\":\"too many connections, retry later\"}";
+  ssize_t k = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)k;
+  close(fd);
   atomic_fetch_add(&ls->srv->rejected, 1);
-  uv_close((uv_handle_t *)t, on_refused_closed);
 }
 
-void tr_http_conn_accept(loop_state *ls) {
+void tr_http_conn_accept(loop_state *ls, int fd) {
   uint32_t slot;
   if (ls->draining || slot_take(ls, &slot) < 0) {
-    refuse(ls);
+    refuse(ls, fd);
     return;
   }
   conn *c = calloc(1, sizeof *c);
   if (!c) {
-    refuse(ls);
+    refuse(ls, fd);
     return;
   }
   c->ls = ls;
@@ -574,7 +572,8 @@ void tr_http_conn_accept(loop_state *ls) {
   ls->open++;
   atomic_fetch_add(&ls->srv->open_conns, 1);
   tr_http_parser_init(&c->hp, &ls->srv->lim);
-  if (uv_accept((uv_stream_t *)&ls->listener, (uv_stream_t *)&c->tcp) < 0) {
+  if (uv_tcp_open(&c->tcp, fd) < 0) {
+    close(fd);
     tr_http_conn_close(c);
     return;
   }

@@ -1,10 +1,10 @@
 /* http.h - the node's HTTP/1.1 server: the edge that carries health probes
  * now and the Camunda REST API, WebSocket, SSE, MCP and webhooks later.
  *
- * Connections live on the schedulers' libuv loops (troupe/loop.h): each
- * scheduler has its own listening socket on the address (SO_REUSEPORT, the
- * kernel spreads connections), reads, parses and writes on its own thread,
- * and hands requests to handlers through a route table:
+ * Connections live on the schedulers' libuv loops (troupe/loop.h): the
+ * first loop accepts and deals connections round-robin to all of them;
+ * each connection is read, parsed and written on its loop's thread for its
+ * whole life, and requests go to handlers through a route table:
  *
  *  - a callback handler runs on the connection's thread (cheap answers such
  *    as /healthz; it must not block) and answers with tr_http_respond(),
@@ -129,7 +129,7 @@ int tr_http_route_fn(tr_http_server *srv, const char *method, const char *prefix
 int tr_http_route_actor(tr_http_server *srv, const char *method, const char *prefix,
                         unsigned flags, tr_ref actor, uint32_t type);
 
-/* Binds and listens on every scheduler's loop; waits until they listen.
+/* Binds and listens; waits until the first loop accepts.
  * TR_EIO (with a log line) when the address cannot be bound. */
 int tr_http_start(tr_http_server *srv);
 

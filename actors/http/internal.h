@@ -1,5 +1,6 @@
 /* internal.h - the HTTP server's parts, shared by its files: server.c
- * (lifecycle, listeners, routes, drain), conn.c (one connection: reads,
+ * (lifecycle, routes, answers from any thread, drain), accept.c (the
+ * listening socket and the hand-off of connections to loops), conn.c (one connection: reads,
  * the pipeline of answers, timeouts), respond.c (answers as bytes),
  * auth.c (bearer and basic), gateway.c (actor handlers and their answers). */
 #ifndef TR_HTTP_INTERNAL_H
@@ -35,13 +36,10 @@ typedef struct loop_state {
   tr_http_server *srv;
   uint32_t index;
   uv_loop_t *loop;
-  uv_tcp_t listener;
-  int listening, listener_open;
   int draining, reported;
   conn **slots;          /* open connections by slot */
   uint32_t *gens;        /* generation per slot: an old rid never matches */
   uint32_t nslots, open;
-  int listen_fd;
 } loop_state;
 
 struct tr_http_server {
@@ -53,6 +51,12 @@ struct tr_http_server {
   char address[96];
   uint32_t nloops;
   loop_state *loops;
+  /* the listening socket, watched by loop 0 (accept.c) */
+  int listen_fd;
+  uv_poll_t acc_poll;
+  uv_timer_t acc_timer;
+  int acc_open;          /* acceptor handles not yet closed */
+  uint32_t next_loop;    /* round-robin over the loops (loop 0 only) */
   tr_ref gateway;
   int started, stopped;
   _Atomic int draining;
@@ -97,8 +101,13 @@ struct conn {
   int writes;            /* writes in flight */
 };
 
-/* conn.c */
-void tr_http_conn_accept(loop_state *ls);
+/* accept.c */
+int tr_http_listen_open(tr_http_server *srv, const struct sockaddr_storage *ss);
+int tr_http_acceptor_start(tr_http_server *srv, void *loop);
+void tr_http_acceptor_stop(tr_http_server *srv);
+
+/* conn.c: takes fd (an accepted socket) */
+void tr_http_conn_accept(loop_state *ls, int fd);
 void tr_http_conn_drain(conn *c);
 void tr_http_conn_close(conn *c);
 conn *tr_http_conn_find(loop_state *ls, uint64_t key);

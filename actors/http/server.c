@@ -1,12 +1,7 @@
-/* server.c - the HTTP server's lifecycle: routes, one listening socket per
- * scheduler loop, answers from any thread, and the graceful drain.
- *
- * Each scheduler gets its own listening socket bound to the same address
- * with SO_REUSEPORT (libuv 1.44 has no flag for it, so the sockets are made
- * here and handed to uv_tcp_open): the kernel spreads connections over the
- * schedulers and no connection ever changes threads. A start or a stop
- * posts one call to every loop (tr_loop_post) and waits on a condition
- * variable until each loop has reported.
+/* server.c - the HTTP server's lifecycle: routes, start, answers from any
+ * thread, and the graceful drain. A start or a stop posts one call to the
+ * loops (tr_loop_post) and waits on a condition variable until each has
+ * reported; connections live on the loops (accept.c, conn.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,8 +49,8 @@ int tr_http_new(tr_system *sys, const tr_http_opts *o, tr_http_server **out) {
   for (uint32_t i = 0; i < srv->nloops; i++) {
     srv->loops[i].srv = srv;
     srv->loops[i].index = i;
-    srv->loops[i].listen_fd = -1;
   }
+  srv->listen_fd = -1;
   *out = srv;
   return 0;
 }
@@ -135,28 +130,13 @@ static void wait_loops(tr_http_server *srv) {
   pthread_mutex_unlock(&srv->mu);
 }
 
-static void on_connection(uv_stream_t *s, int status) {
-  loop_state *ls = s->data;
-  if (status < 0) return; /* EMFILE and the like: the next one may work */
-  tr_http_conn_accept(ls);
-}
-
+/* On loop 0: watch the listening socket. */
 static void loop_listen(void *loop, void *arg) {
-  loop_state *ls = arg;
-  ls->loop = loop;
-  int rc = uv_tcp_init(loop, &ls->listener);
-  if (rc == 0) {
-    ls->listener.data = ls;
-    ls->listener_open = 1;
-    rc = uv_tcp_open(&ls->listener, ls->listen_fd);
-    if (rc == 0) {
-      ls->listen_fd = -1; /* the handle owns it now */
-      rc = uv_listen((uv_stream_t *)&ls->listener, 511, on_connection);
-    }
-  }
-  if (rc == 0) ls->listening = 1;
-  else tr_log(TR_LOG_ERROR, "http", "cannot listen on scheduler %u: %s", ls->index, uv_strerror(rc));
-  report(ls->srv, rc == 0 ? 0 : TR_EIO);
+  tr_http_server *srv = arg;
+  srv->loops[0].loop = loop;
+  int rc = tr_http_acceptor_start(srv, loop);
+  if (rc < 0) tr_log(TR_LOG_ERROR, "http", "cannot watch the listening socket: %s", uv_strerror(rc));
+  report(srv, rc < 0 ? TR_EIO : 0);
 }
 
 /* "host:port" or "[v6]:port" into a socket address. */
@@ -182,22 +162,6 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss) {
   return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) ? TR_EINVAL : 0;
 }
 
-static int make_socket(const struct sockaddr_storage *ss) {
-  int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
-      bind(fd, (const struct sockaddr *)ss,
-           ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) < 0) {
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-  }
-  return fd;
-}
-
 int tr_http_start(tr_http_server *srv) {
   if (!srv || srv->started) return TR_EINVAL;
   struct sockaddr_storage ss;
@@ -207,20 +171,12 @@ int tr_http_start(tr_http_server *srv) {
   }
   int rc = tr_http_gateway_start(srv);
   if (rc < 0) return rc;
-  /* the first socket picks the port when 0 was asked; the others share it */
-  for (uint32_t i = 0; i < srv->nloops; i++) {
-    int fd = make_socket(&ss);
-    if (fd < 0) {
-      tr_log(TR_LOG_ERROR, "http", "cannot bind %s: %s", srv->listen, strerror(errno));
-      for (uint32_t j = 0; j < i; j++) close(srv->loops[j].listen_fd), srv->loops[j].listen_fd = -1;
-      return TR_EIO;
-    }
-    srv->loops[i].listen_fd = fd;
-    if (i == 0) {
-      socklen_t sl = sizeof ss;
-      getsockname(fd, (struct sockaddr *)&ss, &sl);
-    }
+  if (tr_http_listen_open(srv, &ss) < 0) {
+    tr_log(TR_LOG_ERROR, "http", "cannot listen on %s: %s", srv->listen, strerror(errno));
+    return TR_EIO;
   }
+  socklen_t sl = sizeof ss; /* the port, when 0 was asked */
+  getsockname(srv->listen_fd, (struct sockaddr *)&ss, &sl);
   char host[64] = "?";
   int port;
   if (ss.ss_family == AF_INET6) {
@@ -233,9 +189,8 @@ int tr_http_start(tr_http_server *srv) {
     snprintf(srv->address, sizeof srv->address, "%s:%d", host, port);
   }
   srv->started = 1;
-  srv->waiting = srv->nloops;
-  for (uint32_t i = 0; i < srv->nloops; i++)
-    if (tr_loop_post(srv->sys, i, loop_listen, &srv->loops[i]) < 0) report(srv, TR_EIO);
+  srv->waiting = 1;
+  if (tr_loop_post(srv->sys, 0, loop_listen, srv) < 0) report(srv, TR_EIO);
   wait_loops(srv);
   if (srv->start_err) {
     tr_http_stop(srv, 0);
@@ -335,23 +290,17 @@ int tr_http_respond_error(tr_http_server *srv, tr_http_rid rid, int status, cons
 /* ------------------------------------------------------------ drain */
 
 void tr_http_loop_check_drained(loop_state *ls) {
-  if (!ls->draining || ls->reported || ls->listener_open || ls->open) return;
+  if (!ls->draining || ls->reported || ls->open) return;
+  if (ls->index == 0 && ls->srv->acc_open) return;
   ls->reported = 1;
   report(ls->srv, 0);
-}
-
-static void on_listener_closed(uv_handle_t *h) {
-  loop_state *ls = h->data;
-  ls->listener_open = 0;
-  tr_http_loop_check_drained(ls);
 }
 
 static void loop_drain(void *loop, void *arg) {
   loop_state *ls = arg;
   ls->loop = loop;
   ls->draining = 1;
-  if (ls->listener_open) uv_close((uv_handle_t *)&ls->listener, on_listener_closed);
-  ls->listening = 0;
+  if (ls->index == 0) tr_http_acceptor_stop(ls->srv);
   for (uint32_t i = 0; i < ls->nslots; i++)
     if (ls->slots[i]) tr_http_conn_drain(ls->slots[i]);
   tr_http_loop_check_drained(ls);
@@ -384,8 +333,8 @@ static void wipe_free(char *s) {
 void tr_http_free(tr_http_server *srv) {
   if (!srv) return;
   tr_http_stop(srv, 0);
+  if (srv->listen_fd >= 0) close(srv->listen_fd); /* bound, never watched */
   for (uint32_t i = 0; srv->loops && i < srv->nloops; i++) {
-    if (srv->loops[i].listen_fd >= 0) close(srv->loops[i].listen_fd);
     free(srv->loops[i].slots);
     free(srv->loops[i].gens);
   }

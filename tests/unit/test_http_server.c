@@ -425,8 +425,10 @@ static void test_auth(void **state) {
          201, NULL);
   get_ok(&c, "GET /hello HTTP/1.1\r\nAuthorization: Basic YW5uOnB3\r\n\r\n", 401, NULL);
   get_ok(&c, "GET /hello HTTP/1.1\r\nAuthorization: Basic !!!\r\n\r\n", 401, NULL);
-  /* public routes need nothing */
+  /* public routes need nothing; unknown paths are not told apart */
   get_ok(&c, "GET /public HTTP/1.1\r\n\r\n", 200, NULL);
+  get_ok(&c, "GET /nope HTTP/1.1\r\n\r\n", 401, NULL);
+  get_ok(&c, "GET /nope HTTP/1.1\r\nAuthorization: Bearer s3cret\r\n\r\n", 404, NULL);
   hc_close(&c);
   stop(&f);
 }
