@@ -8,3 +8,11 @@ foreach(t http_parse http_server)
   add_test(NAME unit.${t} COMMAND test_${t})
   set_tests_properties(unit.${t} PROPERTIES TIMEOUT 300)
 endforeach()
+
+# the daemon over loopback, driven by a small raw client
+add_executable(httpc ${CMAKE_CURRENT_SOURCE_DIR}/http/httpc.c)
+add_test(NAME integration.http
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/http.sh $<TARGET_FILE:troupe>
+          $<TARGET_FILE:httpc>)
+set_tests_properties(integration.http PROPERTIES TIMEOUT 300)
+
