@@ -16,3 +16,22 @@ add_test(NAME integration.http
           $<TARGET_FILE:httpc>)
 set_tests_properties(integration.http PROPERTIES TIMEOUT 300)
 
+# the request parser and the request message: replayed in every build,
+# a libFuzzer target with -DTROUPE_FUZZ=ON under clang. Run, e.g.:
+#   nice -n 19 build/tests/fuzz_http -max_total_time=600 tests/fuzz/corpus/http
+set(TR_HTTP_FUZZ_SOURCES ${PROJECT_SOURCE_DIR}/actors/http/parse.c
+  ${PROJECT_SOURCE_DIR}/actors/http/message.c)
+add_executable(replay_http ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_http.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/replay.c ${TR_HTTP_FUZZ_SOURCES}
+  $<TARGET_OBJECTS:troupe_codec_objs>)
+target_link_libraries(replay_http PRIVATE troupe_deps troupe_http_parser)
+add_test(NAME fuzz.http.corpus COMMAND replay_http ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/http)
+set_tests_properties(fuzz.http.corpus PROPERTIES TIMEOUT 300)
+if(TROUPE_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang")
+  add_executable(fuzz_http ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_http.c ${TR_HTTP_FUZZ_SOURCES}
+    $<TARGET_OBJECTS:troupe_codec_fuzz>)
+  target_compile_options(fuzz_http PRIVATE -fsanitize=fuzzer,address,undefined
+    -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(fuzz_http PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_http PRIVATE troupe_deps troupe_http_parser)
+endif()

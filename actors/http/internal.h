@@ -135,6 +135,12 @@ const char *tr_http_reason(int status);
 int tr_http_auth_check(const tr_http_server *srv, const tr_http_request *req, char *challenge,
                        size_t cap);
 
+/* message.c: the request as msgpack for an actor handler (pk: the
+ * caller's); decoding from raw bytes (borrowed, as tr_http_incoming_decode) */
+int tr_http_request_encode(tr_pack *pk, tr_http_rid rid, tr_ref gateway,
+                           const tr_http_request *req);
+int tr_http_incoming_decode_bytes(const void *data, size_t len, tr_http_incoming *in);
+
 /* gateway.c */
 int tr_http_gateway_start(tr_http_server *srv);
 int tr_http_dispatch_actor(tr_http_server *srv, const route *rt, tr_http_rid rid,
