@@ -22,6 +22,8 @@
 # remote: two nodes on loopback (the kit's benchmark 5): RM_N (20000) strict round
 #   trips, RM_M (200000) pipelined with RM_W (1000) in flight; one run per payload in
 #   RM_PAYLOADS ("64 1024 64u"; "u" = frames not encrypted, to measure sealing).
+# http: wrk (Debian package) for HT_SECS (5) with HT_CONNS (64) keep-alive
+#   connections, GET of a 13-byte body from a callback route.
 # First builds a Release tree in BUILD_DIR (incremental). Raw per-run lines go to stderr
 # and build/bench-results/. Exit status: 0 all runs ok, 1 some run failed, 2 bad name.
 # bench/compare.sh sources this file for its troupe half (then main does not run).
@@ -36,7 +38,7 @@ REPS=${REPS:-1}
 TIMEOUT=${TIMEOUT:-180}
 SETTLE_MAX=${SETTLE_MAX:-30}
 DEFAULT_BENCHES="pingpong fanout spawn skynet"
-KNOWN_BENCHES="$DEFAULT_BENCHES persist recover remote"
+KNOWN_BENCHES="$DEFAULT_BENCHES persist recover remote http"
 
 # Sizes: the kit's knobs and defaults, so that the same work is measured.
 PP_N=${PP_N:-2000000}
@@ -54,6 +56,8 @@ RM_N=${RM_N:-20000}
 RM_M=${RM_M:-200000}
 RM_W=${RM_W:-1000}
 RM_PAYLOADS=${RM_PAYLOADS:-"64 1024 64u"}  # bytes per message; "u": unsealed (bench-only)
+HT_SECS=${HT_SECS:-5}
+HT_CONNS=${HT_CONNS:-64}
 
 say() { echo "[bench] $*" >&2; }
 
@@ -74,7 +78,8 @@ troupe_cmd() {
     remote)   local pl=${v:-64} u=0
               [ "${pl%u}" != "$pl" ] && u=1 && pl=${pl%u}
               CMD=(env TROUPE_BENCH_UNSEALED=$u "$bin" "$RM_N" "$RM_M" "$RM_W" "$pl") ;;
-    events | warehouse | workflow | http) return 3 ;;
+    http)     CMD=("$bin" "$HT_SECS" "$HT_CONNS") ;;
+    events | warehouse | workflow) return 3 ;;
     *) return 2 ;;
   esac
 }
