@@ -156,11 +156,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     tr_http_conn_close(c);
     return;
   }
-  /* the client is done sending: answer what is queued, then close; a
-   * request cut off in the middle has no one left to answer */
+  /* the client is done sending (it may still read): answer what is
+   * queued, let the writes finish, then close; a request cut off in the
+   * middle has no one left to answer */
   uv_read_stop(s);
   c->reading = 0;
-  if (c->progress || !c->nq) {
+  if (c->progress) {
     tr_http_conn_close(c);
     return;
   }
@@ -585,10 +586,11 @@ void tr_http_conn_accept(loop_state *ls, int fd) {
 }
 
 /* Drain: an idle connection closes now; one with a request on the way
- * finishes it (its answer says Connection: close) within the deadline. */
+ * finishes it (its answer says Connection: close), and one still writing
+ * an answer finishes writing it, within the deadline. */
 void tr_http_conn_drain(conn *c) {
   if (c->closing) return;
-  if (!c->nq && !c->progress && !c->lingering) {
+  if (!c->nq && !c->progress && !c->lingering && !c->writes) {
     tr_http_conn_close(c);
     return;
   }

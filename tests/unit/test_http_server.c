@@ -34,6 +34,18 @@ static void hello(tr_http_server *srv, tr_http_rid rid, const tr_http_request *r
   tr_http_respond(srv, rid, &r);
 }
 
+/* 8 MiB: more than the kernel's socket buffers take, so part of it waits
+ * in the server's write queue until the client reads */
+#define BIG (8u << 20)
+static void big(tr_http_server *srv, tr_http_rid rid, const tr_http_request *req, void *arg) {
+  (void)req, (void)arg;
+  char *body = malloc(BIG);
+  memset(body, 'x', BIG);
+  tr_http_response r = {.status = 200, .body = body, .body_len = BIG};
+  tr_http_respond(srv, rid, &r);
+  free(body);
+}
+
 /* The actor handler: /actor/slow answers after a timer (so later requests
  * are answered first by their handlers), /actor/hold when it is told to
  * (MSG_RELEASE), /actor/stream streams three chunks, /actor/never never
@@ -121,6 +133,7 @@ static void start(fixture *f, uint32_t threads, const tr_http_opts *o) {
   assert_int_equal(tr_http_route_fn(f->srv, "GET", "/public", TR_HTTP_ROUTE_PUBLIC, hello, NULL),
                    0);
   assert_int_equal(tr_http_route_fn(f->srv, "GET", "/exact", TR_HTTP_ROUTE_EXACT, hello, NULL), 0);
+  assert_int_equal(tr_http_route_fn(f->srv, "GET", "/big", 0, big, NULL), 0);
   assert_int_equal(tr_http_route_actor(f->srv, NULL, "/actor", 0, echo, MSG_REQ), 0);
   tr_ref gone = {0, 0xdead00000001ull};
   assert_int_equal(tr_http_route_actor(f->srv, NULL, "/gone", 0, gone, MSG_REQ), 0);
@@ -510,6 +523,57 @@ static void test_drain(void **state) {
   stop(&f); /* a second stop is a no-op */
 }
 
+/* Answers being written are not cut: not by the client's half-close, not
+ * by a drain. */
+static void test_writes_finish(void **state) {
+  (void)state;
+  fixture f;
+  tr_http_opts o = plain();
+  start(&f, 2, &o);
+  hc_conn c;
+  hc_resp r;
+  assert_int_equal(hc_connect(&c, f.port, WAIT_MS), 0);
+  hc_send_str(&c, "GET /hello HTTP/1.1\r\n\r\nGET /hello?2 HTTP/1.1\r\n\r\n");
+  shutdown(c.fd, SHUT_WR);
+  assert_int_equal(hc_read(&c, &r, 0), 0);
+  assert_string_equal(r.body, "GET /hello q= len=0");
+  hc_free(&r);
+  assert_int_equal(hc_read(&c, &r, 0), 0);
+  assert_string_equal(r.body, "GET /hello q=2 len=0");
+  hc_free(&r);
+  assert_true(hc_expect_eof(&c));
+  hc_close(&c);
+  /* a big answer, unread when the drain starts, arrives whole */
+  assert_int_equal(hc_connect(&c, f.port, WAIT_MS), 0);
+  hc_send_str(&c, "GET /big HTTP/1.1\r\n\r\n");
+  tr_http_stats st;
+  uint64_t deadline = hc_now() + WAIT_MS;
+  do {
+    tr_http_stats_get(f.srv, &st);
+    usleep(1000);
+  } while (st.requests < 3 && hc_now() < deadline);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, stopper, &f), 0);
+  size_t got = 0;
+  uint64_t until = hc_now() + WAIT_MS;
+  char *end = NULL;
+  size_t head = 0;
+  while (hc_fill(&c, until) == 0 || c.len) { /* count body bytes to EOF */
+    c.buf[c.len] = 0;
+    if (!end && (end = strstr(c.buf, "\r\n\r\n"))) {
+      head = (size_t)(end - c.buf) + 4;
+      hc_take(&c, head);
+    }
+    if (end) got += c.len, c.len = 0;
+    if (c.eof) break;
+  }
+  assert_non_null(end);
+  assert_int_equal(got, BIG);
+  pthread_join(t, NULL);
+  hc_close(&c);
+  stop(&f);
+}
+
 static void test_api_errors(void **state) {
   (void)state;
   tr_config cfg = {.threads = 1};
@@ -550,6 +614,7 @@ int main(void) {
       cmocka_unit_test(test_auth),
       cmocka_unit_test(test_max_conns),
       cmocka_unit_test(test_drain),
+      cmocka_unit_test(test_writes_finish),
       cmocka_unit_test(test_api_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
