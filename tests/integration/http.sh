@@ -69,9 +69,10 @@ rm -f "$T/go"
 "$HTTPC" -p "$T/go" "$PORT" "$GET"$'POST /healthz HTTP/1.1\r\nContent-Length: 4\r\n\r\nab' 'cd' \
   >"$T/drain.out" 2>&1 &
 client=$!
-"$HTTPC" "$PORT" "$GET" "" >"$T/idle.out" 2>&1 &
+"$HTTPC" -p "$T/go" "$PORT" "$GET" "" >"$T/idle.out" 2>&1 &
 idle=$!
 wait_for "$T/drain.out" '^ready$'
+wait_for "$T/idle.out" '^ready$'
 kill -TERM "$PID"
 wait_for "$T/a.log" 'SIGTERM'
 touch "$T/go"
