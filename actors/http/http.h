@@ -103,9 +103,15 @@ enum {
 typedef void (*tr_http_handler_fn)(tr_http_server *srv, tr_http_rid rid,
                                    const tr_http_request *req, void *arg);
 
-/* Upgrade hook (WebSocket later): called instead of a handler for a
- * request with Upgrade. Not used yet; a request with Upgrade is answered by
- * its route's handler and the connection closes after the answer. */
+/* Upgrades (WebSocket, with the events issue). Today a request with
+ * Upgrade goes to its route's handler like any other and the connection
+ * closes after the answer (the parser ends HTTP there). The hook to come:
+ * a route flag TR_HTTP_ROUTE_UPGRADE whose handler answers with status 101
+ * through tr_http_respond; once that answer is written, the connection
+ * leaves HTTP on its loop (no parser, no pipeline) and its bytes go to a
+ * frame layer (wslay) that delivers messages to the handler's actor, with
+ * the bytes read after the request handed over first. SSE needs no hook:
+ * it is a streamed answer (.stream = 1) that never ends. */
 
 typedef struct tr_http_opts {
   const char *listen;          /* "host:port" (IPv4 or [IPv6]); port 0 = any free */
