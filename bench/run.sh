@@ -24,6 +24,8 @@
 #   RM_PAYLOADS ("64 1024 64u"; "u" = frames not encrypted, to measure sealing).
 # virtual: VA_K (100000) names activated, then VA_M (2000000) messages over VA_W
 #   (1000) active names and the same over as many refs (troupe only: no peer has it).
+# http: wrk (Debian package) for HT_SECS (5) with HT_CONNS (64) keep-alive
+#   connections, GET of a 13-byte body from a callback route.
 # First builds a Release tree in BUILD_DIR (incremental). Raw per-run lines go to stderr
 # and build/bench-results/. Exit status: 0 all runs ok, 1 some run failed, 2 bad name.
 # bench/compare.sh sources this file for its troupe half (then main does not run).
@@ -38,7 +40,7 @@ REPS=${REPS:-1}
 TIMEOUT=${TIMEOUT:-180}
 SETTLE_MAX=${SETTLE_MAX:-30}
 DEFAULT_BENCHES="pingpong fanout spawn skynet"
-KNOWN_BENCHES="$DEFAULT_BENCHES persist recover remote"
+KNOWN_BENCHES="$DEFAULT_BENCHES persist recover remote http"
 
 # Sizes: the kit's knobs and defaults, so that the same work is measured.
 PP_N=${PP_N:-2000000}
@@ -59,6 +61,8 @@ RM_PAYLOADS=${RM_PAYLOADS:-"64 1024 64u"}  # bytes per message; "u": unsealed (b
 VA_K=${VA_K:-100000}   # virtual: names activated
 VA_M=${VA_M:-2000000}  # virtual: messages to active names (and again to refs)
 VA_W=${VA_W:-1000}     # virtual: names (and refs) the messages go round
+HT_SECS=${HT_SECS:-5}
+HT_CONNS=${HT_CONNS:-64}
 
 say() { echo "[bench] $*" >&2; }
 
@@ -80,7 +84,8 @@ troupe_cmd() {
               [ "${pl%u}" != "$pl" ] && u=1 && pl=${pl%u}
               CMD=(env TROUPE_BENCH_UNSEALED=$u "$bin" "$RM_N" "$RM_M" "$RM_W" "$pl") ;;
     virtual)  CMD=("$bin" "$VA_K" "$VA_M" "$VA_W") ;;
-    events | warehouse | workflow | http) return 3 ;;
+    http)     CMD=("$bin" "$HT_SECS" "$HT_CONNS") ;;
+    events | warehouse | workflow) return 3 ;;
     *) return 2 ;;
   esac
 }

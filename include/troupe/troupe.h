@@ -19,5 +19,6 @@
 #include "virtual.h"
 #include "node.h"
 #include "jobs.h"
+#include "loop.h"
 
 #endif

@@ -202,7 +202,62 @@ def json_seeds():
         write("json", "mp-" + k, v)
 
 
+def http_seeds():
+    """fuzz_http: the first byte is the piece size (0 = whole, 1..16)."""
+    reqs = {
+        "get": b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+        "get-query": b"GET /engine-rest/task?assignee=x&maxResults=5 HTTP/1.1\r\nHost: a\r\n"
+                     b"Accept: application/json\r\n\r\n",
+        "post-body": b"POST /engine-rest/message HTTP/1.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 13\r\n\r\n{\"a\":\"hello\"}",
+        "chunked": b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"3;ext=1\r\nabc\r\n4\r\ndefg\r\n0\r\nTrailer: t\r\n\r\n",
+        "pipelined": b"GET /1 HTTP/1.1\r\n\r\nHEAD /2 HTTP/1.1\r\n\r\n"
+                     b"PUT /3 HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"
+                     b"GET /4 HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "http10": b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+        "absolute": b"GET http://user@h:8080/x/y?q=1#f HTTP/1.1\r\n\r\n",
+        "asterisk": b"OPTIONS * HTTP/1.1\r\n\r\n",
+        "connect": b"CONNECT h:443 HTTP/1.1\r\n\r\n",
+        "expect": b"PUT /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok",
+        "expect-bad": b"PUT /e HTTP/1.1\r\nExpect: tea\r\n\r\n",
+        "upgrade": b"GET /events HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n\x81\x05hello",
+        "auth": b"GET /x HTTP/1.1\r\nAuthorization: Basic dTpw\r\n\r\n",
+        "folded": b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+        "long-url": b"GET /" + b"u" * 300 + b" HTTP/1.1\r\n\r\n",
+        "many-headers": b"GET / HTTP/1.1\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(10))
+                        + b"\r\n",
+        "big-header": b"GET / HTTP/1.1\r\nX: " + b"v" * 1100 + b"\r\n\r\n",
+        "big-body": b"POST / HTTP/1.1\r\nContent-Length: 600\r\n\r\n" + b"b" * 600,
+        "big-chunked": b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n200\r\n"
+                       + b"c" * 512 + b"\r\n1\r\nc\r\n0\r\n\r\n",
+        "two-lengths": b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        "te-and-cl": b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+        "bad-version": b"GET / HTTP/1.1 junk\r\n\r\n",
+        "http2": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        "garbage": b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
+        "nul": b"GET /a\x00b HTTP/1.1\r\n\r\n",
+        "lf-only": b"GET / HTTP/1.1\nHost: a\n\n",
+    }
+    for k, v in reqs.items():
+        write("http", k, b"\x00" + v)
+    for k in ("get", "pipelined", "chunked"):
+        write("http", k + "-bytes", b"\x01" + reqs[k])
+        write("http", k + "-7", b"\x07" + reqs[k])
+    # a request message as an actor handler receives it (from any node)
+    def m(*kv):
+        return bytes([0x80 | len(kv) // 2]) + b"".join(kv)
+    msg = m(s("c"), u(1 << 56 | 3 << 32 | 9), s("s"), u(4), s("g"), arr(u(1), u(2)),
+            s("m"), s("GET"), s("u"), s("/a?b"), s("p"), s("/a"), s("q"), s("b"),
+            s("v"), u(1), s("k"), b"\xc3", s("up"), b"\xc2",
+            s("h"), arr(arr(s("Host"), s("x")), arr(s("X-Test"), s("1"))), s("b"), binary(b"xyz"))
+    write("http", "message", msg)
+    write("http", "message-bad-headers", msg.replace(arr(s("Host"), s("x")), arr(s("Host"))))
+
+
 if __name__ == "__main__":
     envelope_seeds()
     payload_seeds()
     json_seeds()
+    http_seeds()

@@ -3,6 +3,10 @@
 # and fails with a message through `die`. Waits have deadlines (liveness
 # bounds), never timing assertions.
 set -euo pipefail
+# every daemon serves HTTP; tests run side by side, so any free port unless
+# the test chose one
+: "${TROUPE_HTTP_LISTEN:=127.0.0.1:0}"
+export TROUPE_HTTP_LISTEN
 T=$(mktemp -d "${TMPDIR:-/tmp}/troupe-it.XXXXXX")
 PIDS=()
 cleanup() {

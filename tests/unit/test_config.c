@@ -63,6 +63,12 @@ static void test_defaults(void **st) {
   assert_int_equal(c.nseeds, 0);
   assert_int_equal(c.durability, TR_DURABLE_SYNC);
   assert_true(c.map_limit == (uint64_t)32 << 30);
+  assert_string_equal(c.http_auth, "");
+  assert_int_equal(c.http_header_timeout_ms, 10000);
+  assert_int_equal(c.http_body_timeout_ms, 30000);
+  assert_int_equal(c.http_idle_timeout_ms, 60000);
+  assert_true(c.http_max_body == 1u << 20);
+  assert_int_equal(c.http_drain_ms, 10000);
   assert_string_equal(c.config_path, "");
 }
 
@@ -130,6 +136,12 @@ static void test_yaml_errors(void **st) {
       {"durability: maybe\n", TR_EINVAL, ":1:13:", "sync or nosync"},
       {"node_name: 'a b'\n", TR_EINVAL, ":1:12:", "node_name wants"},
       {"http_listen: localhost\n", TR_EINVAL, ":1:14:", "wants host:port"},
+      {"http_auth: s3cret\n", TR_EINVAL, ":1:12:", "wants none, bearer:TOKEN or basic"},
+      {"http_auth: 'basic:nocolon'\n", TR_EINVAL, ":1:12:", "basic:USER:PASSWORD"},
+      {"http_auth: 'bearer:'\n", TR_EINVAL, ":1:12:", "bearer:TOKEN"},
+      {"http_header_timeout_ms: 0\n", TR_EINVAL, ":1:25:", "wants milliseconds"},
+      {"http_idle_timeout_ms: '5'\n", TR_EINVAL, ":1:23:", "wants a number"},
+      {"http_max_body: 2G\n", TR_EINVAL, ":1:16:", "from 1 to 1G"},
       {"cluster_listen: http://x:1\n", TR_EINVAL, ":1:17:", "tcp://host:port"},
       {"seeds: tcp://a:1\n", TR_EINVAL, ":1:8:", "seeds: wants a list"},
       {"seeds: [tcp://a:1, [tcp://b:1]]\n", TR_EINVAL, ":1:20:", "list of strings"},
@@ -368,6 +380,29 @@ static void test_print_round_trip(void **st) {
   assert_same(&c, &back);
   assert_non_null(strstr(y, "map_limit: 1536M"));
   free(y);
+
+  /* the HTTP settings round trip; the auth secret is never printed */
+  assert_int_equal(load("http_header_timeout_ms: 250\nhttp_max_body: 64K\nhttp_drain_ms: 1\n"
+                        "http_idle_timeout_ms: 86400000\nhttp_body_timeout_ms: 7\n",
+                        &c),
+                   0);
+  y = print_to_string(&c, 0);
+  assert_int_equal(load(y, &back), 0);
+  assert_int_equal(back.http_header_timeout_ms, 250);
+  assert_true(back.http_max_body == 64u << 10);
+  assert_int_equal(back.http_drain_ms, 1);
+  assert_int_equal(back.http_idle_timeout_ms, 86400000);
+  assert_int_equal(back.http_body_timeout_ms, 7);
+  free(y);
+  assert_int_equal(load("http_auth: 'bearer:t0ken'\n", &c), 0);
+  assert_string_equal(c.http_auth, "bearer:t0ken");
+  y = print_to_string(&c, 0);
+  assert_null(strstr(y, "t0ken"));
+  assert_non_null(strstr(y, "http_auth: \"<hidden>\""));
+  assert_int_equal(load(y, &back), TR_EINVAL); /* fails loudly, never drops auth */
+  free(y);
+  assert_int_equal(load("http_auth: none\n", &c), 0);
+  assert_string_equal(c.http_auth, "");
 
   /* defaults round trip too (empty seeds, all roles) */
   tr_node_config_defaults(&c);

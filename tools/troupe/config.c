@@ -16,11 +16,15 @@
 extern char **environ;
 
 enum { K_DATA_DIR, K_THREADS, K_LOG_LEVEL, K_ROLES, K_NODE_NAME, K_CLUSTER_LISTEN,
-       K_CONSOLE_LISTEN, K_HTTP_LISTEN, K_SEEDS, K_DURABILITY, K_MAP_LIMIT, K_COUNT };
+       K_CONSOLE_LISTEN, K_HTTP_LISTEN, K_SEEDS, K_DURABILITY, K_MAP_LIMIT, K_HTTP_AUTH,
+       K_HTTP_HEADER_TIMEOUT, K_HTTP_BODY_TIMEOUT, K_HTTP_IDLE_TIMEOUT, K_HTTP_MAX_BODY,
+       K_HTTP_DRAIN, K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
     "data_dir",     "threads",        "log_level", "roles",      "node_name", "cluster_listen",
-    "console_listen", "http_listen", "seeds",     "durability", "map_limit"};
+    "console_listen", "http_listen", "seeds",     "durability", "map_limit", "http_auth",
+    "http_header_timeout_ms", "http_body_timeout_ms", "http_idle_timeout_ms", "http_max_body",
+    "http_drain_ms"};
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 static const char *const role_names[] = {"engine", "worker", "gateway"};
 
@@ -57,6 +61,11 @@ void tr_node_config_defaults(tr_node_config *c) {
   strcpy(c->http_listen, "127.0.0.1:8080");
   c->durability = TR_DURABLE_SYNC;
   c->map_limit = (uint64_t)32 << 30;
+  c->http_header_timeout_ms = 10000;
+  c->http_body_timeout_ms = 30000;
+  c->http_idle_timeout_ms = 60000;
+  c->http_max_body = 1u << 20;
+  c->http_drain_ms = 10000;
 }
 
 /* ---- values: each check writes "wants ..." into msg for the caller to prefix */
@@ -224,6 +233,32 @@ static int set_value(tr_node_config *c, int id, const char *v, char *msg, size_t
              TR_EINVAL;
     c->map_limit = x;
     return 0;
+  case K_HTTP_AUTH: /* "none", "bearer:TOKEN" or "basic:USER:PASSWORD" */
+    if (!strcmp(v, "none")) return c->http_auth[0] = 0, 0;
+    if ((!strncmp(v, "bearer:", 7) && v[7]) ||
+        (!strncmp(v, "basic:", 6) && strchr(v + 6, ':') && v[6] != ':'))
+      return copy_str(c->http_auth, sizeof c->http_auth, v, msg, n);
+    return say(msg, n, "wants none, bearer:TOKEN or basic:USER:PASSWORD"), TR_EINVAL;
+  case K_HTTP_HEADER_TIMEOUT:
+  case K_HTTP_BODY_TIMEOUT:
+  case K_HTTP_IDLE_TIMEOUT:
+  case K_HTTP_DRAIN: {
+    /* a day is far beyond any sensible HTTP timeout; 0 would mean "default"
+     * deeper down, which a reader of the config would not expect */
+    if (parse_u64(v, &x) < 0 || x < 1 || x > 86400000u)
+      return say(msg, n, "wants milliseconds from 1 to 86400000, not '%s'", v), TR_EINVAL;
+    uint32_t *t = id == K_HTTP_HEADER_TIMEOUT ? &c->http_header_timeout_ms
+                  : id == K_HTTP_BODY_TIMEOUT ? &c->http_body_timeout_ms
+                  : id == K_HTTP_IDLE_TIMEOUT ? &c->http_idle_timeout_ms
+                                              : &c->http_drain_ms;
+    *t = (uint32_t)x;
+    return 0;
+  }
+  case K_HTTP_MAX_BODY:
+    if (parse_size(v, &x) < 0 || x < 1 || x > ((uint64_t)1 << 30))
+      return say(msg, n, "wants a size from 1 to 1G (suffix K, M or G), not '%s'", v), TR_EINVAL;
+    c->http_max_body = x;
+    return 0;
   }
   return TR_EINVAL;
 }
@@ -293,7 +328,10 @@ static int yvalue(yreader *r, tr_node_config *c, int id) {
     const char *v = (const char *)r->ev.data.scalar.value;
     if (id == K_SEEDS) return yfail(r, TR_EINVAL, "seeds: wants a list of addresses");
     if (is_null(&r->ev)) return yfail(r, TR_EINVAL, "%s: wants a value", key);
-    if ((id == K_THREADS || id == K_MAP_LIMIT) && r->ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+    if ((id == K_THREADS || id == K_MAP_LIMIT || id == K_HTTP_HEADER_TIMEOUT ||
+         id == K_HTTP_BODY_TIMEOUT || id == K_HTTP_IDLE_TIMEOUT || id == K_HTTP_MAX_BODY ||
+         id == K_HTTP_DRAIN) &&
+        r->ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
       return yfail(r, TR_EINVAL, "%s: wants a number, not a quoted string", key);
     if (strlen(v) != r->ev.data.scalar.length) return yfail(r, TR_EINVAL, "%s: holds a NUL", key);
     if ((rc = set_value(c, id, v, msg, sizeof msg))) return yfail(r, rc, "%s %s", key, msg);
@@ -447,6 +485,12 @@ static const struct option longs[] = {
     {"seed", required_argument, NULL, OPT_KEY + K_SEEDS},
     {"durability", required_argument, NULL, OPT_KEY + K_DURABILITY},
     {"map-limit", required_argument, NULL, OPT_KEY + K_MAP_LIMIT},
+    {"http-auth", required_argument, NULL, OPT_KEY + K_HTTP_AUTH},
+    {"http-header-timeout-ms", required_argument, NULL, OPT_KEY + K_HTTP_HEADER_TIMEOUT},
+    {"http-body-timeout-ms", required_argument, NULL, OPT_KEY + K_HTTP_BODY_TIMEOUT},
+    {"http-idle-timeout-ms", required_argument, NULL, OPT_KEY + K_HTTP_IDLE_TIMEOUT},
+    {"http-max-body", required_argument, NULL, OPT_KEY + K_HTTP_MAX_BODY},
+    {"http-drain-ms", required_argument, NULL, OPT_KEY + K_HTTP_DRAIN},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, 'h'},
@@ -470,6 +514,14 @@ void tr_node_config_usage(FILE *f) {
           "      --cluster-listen URL  node-to-node (default: tcp://127.0.0.1:7400)\n"
           "      --console-listen URL  admin console (default: tcp://127.0.0.1:7401)\n"
           "      --http-listen H:P     HTTP (default: 127.0.0.1:8080)\n"
+          "      --http-auth A         none, bearer:TOKEN or basic:USER:PASSWORD (default:\n"
+          "                            none; prefer TROUPE_HTTP_AUTH or the file: flags\n"
+          "                            are visible to every user of the host)\n"
+          "      --http-header-timeout-ms MS  request headers (default: 10000)\n"
+          "      --http-body-timeout-ms MS    request body (default: 30000)\n"
+          "      --http-idle-timeout-ms MS    idle keep-alive connection (default: 60000)\n"
+          "      --http-max-body SIZE  largest request body (default: 1M)\n"
+          "      --http-drain-ms MS    on stop, time for requests in flight (default: 10000)\n"
           "      --seed URL            a node to join through; repeat for more\n"
           "      --durability D        sync or nosync (default: sync)\n"
           "      --map-limit SIZE      most the store may grow to, e.g. 64G (default: 32G)\n"
@@ -603,6 +655,17 @@ void tr_node_config_print(const tr_node_config *c, FILE *f, int json) {
   KEY("cluster_listen"), put_str(f, c->cluster_listen), fputs(sep, f);
   KEY("console_listen"), put_str(f, c->console_listen), fputs(sep, f);
   KEY("http_listen"), put_str(f, c->http_listen), fputs(sep, f);
+  /* the secret is never printed; "<hidden>" does not load back, so a
+   * printed config fed back in fails loudly instead of dropping auth */
+  KEY("http_auth"), put_str(f, c->http_auth[0] ? "<hidden>" : "none"), fputs(sep, f);
+  KEY("http_header_timeout_ms"), fprintf(f, "%u%s", c->http_header_timeout_ms, sep);
+  KEY("http_body_timeout_ms"), fprintf(f, "%u%s", c->http_body_timeout_ms, sep);
+  KEY("http_idle_timeout_ms"), fprintf(f, "%u%s", c->http_idle_timeout_ms, sep);
+  KEY("http_max_body");
+  if (json) fprintf(f, "%llu", (unsigned long long)c->http_max_body);
+  else put_size(f, c->http_max_body);
+  fputs(sep, f);
+  KEY("http_drain_ms"), fprintf(f, "%u%s", c->http_drain_ms, sep);
   KEY("seeds"), fputc('[', f);
   for (uint32_t i = 0; i < c->nseeds && i < TR_CFG_SEEDS_MAX; i++)
     fputs(i ? ", " : "", f), put_str(f, c->seeds[i]);

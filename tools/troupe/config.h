@@ -49,6 +49,12 @@ typedef struct tr_node_config {
   char cluster_listen[TR_CFG_ADDR_MAX]; /* nng URL; default tcp://127.0.0.1:7400 */
   char console_listen[TR_CFG_ADDR_MAX]; /* nng URL; default tcp://127.0.0.1:7401 */
   char http_listen[TR_CFG_ADDR_MAX];    /* host:port; default 127.0.0.1:8080 */
+  char http_auth[TR_CFG_ADDR_MAX];      /* "" (none), bearer:TOKEN, basic:USER:PASSWORD */
+  uint32_t http_header_timeout_ms;      /* default 10000 */
+  uint32_t http_body_timeout_ms;        /* default 30000 */
+  uint32_t http_idle_timeout_ms;        /* default 60000 */
+  uint64_t http_max_body;               /* bytes; default 1M */
+  uint32_t http_drain_ms;               /* on stop; default 10000 */
   char seeds[TR_CFG_SEEDS_MAX][TR_CFG_ADDR_MAX]; /* nng URLs of other nodes */
   uint32_t nseeds;                 /* default 0: a single node */
   int durability;                  /* TR_DURABLE_SYNC (default) or _NOSYNC */
@@ -80,7 +86,9 @@ int tr_node_config_load_env(tr_node_config *c, char *const *envp, char *err, siz
 
 /* Applies flags from argv[1..argc-1] with getopt_long (which permutes argv
  * and is not thread-safe): --data-dir, --threads, --log-level, --roles,
- * --node-name, --cluster-listen, --console-listen, --http-listen, --seed
+ * --node-name, --cluster-listen, --console-listen, --http-listen, --http-auth,
+ * --http-header-timeout-ms, --http-body-timeout-ms, --http-idle-timeout-ms,
+ * --http-max-body, --http-drain-ms, --seed
  * (repeatable; the first one replaces the list), --durability, --map-limit,
  * --config FILE (only recorded in c->config_path), --json, --help,
  * --version. *command_index gets the index in (the permuted) argv of the

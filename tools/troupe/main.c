@@ -20,6 +20,7 @@
 #include "cluster/identity.h"
 #include "actors/workflow/engine.h"
 #include "actors/workflow/repo.h"
+#include "actors/http/http.h"
 #include "config.h"
 #include "troupe/troupe.h"
 
@@ -31,6 +32,49 @@ static void console_leave(void *arg) {
 
 /* troupectl drain [--off] */
 static void console_drain(void *arg, int on) { tr_cluster_set_draining(arg, on); }
+
+/* GET /healthz and /readyz: cheap answers on the connection's own thread.
+ * arg is the JSON body, built once at start. */
+static void probe(tr_http_server *srv, tr_http_rid rid, const tr_http_request *req, void *arg) {
+  (void)req;
+  const char *body = arg;
+  tr_http_response r = {.status = 200, .content_type = "application/json", .body = body,
+                        .body_len = strlen(body)};
+  tr_http_respond(srv, rid, &r);
+}
+
+/* The HTTP server on c->http_listen with the configured limits and auth;
+ * the probes are public (load balancers and kubelets carry no token). */
+static int http_start(tr_system *sys, const tr_node_config *c, char *bodies[2],
+                      tr_http_server **out) {
+  char user[TR_CFG_ADDR_MAX] = "";
+  const char *pass = NULL, *token = NULL;
+  if (!strncmp(c->http_auth, "bearer:", 7)) token = c->http_auth + 7;
+  if (!strncmp(c->http_auth, "basic:", 6)) {
+    snprintf(user, sizeof user, "%s", c->http_auth + 6);
+    char *colon = strchr(user, ':');
+    if (colon) *colon = 0, pass = c->http_auth + 6 + (colon - user) + 1;
+  }
+  tr_http_opts o = {.listen = c->http_listen, .bearer_token = token,
+                    .basic_user = pass ? user : NULL, .basic_password = pass,
+                    .limits = {.header_timeout_ms = c->http_header_timeout_ms,
+                               .body_timeout_ms = c->http_body_timeout_ms,
+                               .idle_timeout_ms = c->http_idle_timeout_ms,
+                               .max_body = c->http_max_body}};
+  tr_http_server *srv;
+  int rc = tr_http_new(sys, &o, &srv);
+  if (rc < 0) return rc;
+  tr_http_route_fn(srv, "GET", "/healthz", TR_HTTP_ROUTE_EXACT | TR_HTTP_ROUTE_PUBLIC, probe,
+                   bodies[0]);
+  tr_http_route_fn(srv, "GET", "/readyz", TR_HTTP_ROUTE_EXACT | TR_HTTP_ROUTE_PUBLIC, probe,
+                   bodies[1]);
+  if ((rc = tr_http_start(srv)) < 0) {
+    tr_http_free(srv);
+    return rc;
+  }
+  *out = srv;
+  return 0;
+}
 
 static int ensure_dir(const char *dir) {
   if (mkdir(dir, 0700) == 0 || errno == EEXIST) {
@@ -171,21 +215,44 @@ int main(int argc, char **argv) {
     tr_system_free(sys);
     return 1;
   }
+  /* HTTP last: it answers /readyz, so it opens when the rest is up */
+  char health[160], ready[160];
+  snprintf(health, sizeof health, "{\"status\":\"ok\",\"node\":\"%016llx\",\"version\":\"%s\"}",
+           (unsigned long long)node_id, tr_version());
+  snprintf(ready, sizeof ready, "{\"status\":\"ready\",\"node\":\"%016llx\"}",
+           (unsigned long long)node_id);
+  char *bodies[2] = {health, ready};
+  tr_http_server *http = NULL;
+  if ((rc = http_start(sys, &c, bodies, &http)) < 0) {
+    tr_log(TR_LOG_ERROR, "troupe", "cannot serve HTTP on %s: %s", c.http_listen, tr_strerror(rc));
+    tr_console_stop(con);
+    tr_system_shutdown(sys);
+    tr_system_wait(sys);
+    tr_cluster_free(cl);
+    tr_system_free(sys);
+    return 1;
+  }
   tr_log(TR_LOG_INFO, "troupe",
-         "node %016llx up: version %s, pid %d, %u schedulers, data dir %s, cluster %s, %u seeds",
+         "node %016llx up: version %s, pid %d, %u schedulers, data dir %s, cluster %s, %u seeds, "
+         "http %s",
          (unsigned long long)node_id, tr_version(), (int)getpid(), tr_system_threads(sys), abs_dir,
-         tr_cluster_address(cl), c.nseeds);
+         tr_cluster_address(cl), c.nseeds, tr_http_address(http));
 
   int sig = 0;
   sigwait(&sigs, &sig);
   tr_log(TR_LOG_INFO, "troupe", "%s: leaving the cluster, stopping %llu actors",
          sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)tr_system_actor_count(sys));
+  /* HTTP first: no new requests, those in flight finish (their handlers
+   * still run), idle connections close; its handles must be gone from the
+   * schedulers' loops before the system stops */
+  tr_http_stop(http, c.http_drain_ms);
   tr_cluster_leave(cl, 1000);
   tr_console_stop(con);
   tr_system_shutdown(sys);
   tr_system_wait(sys);
   tr_cluster_free(cl);
   tr_system_free(sys);
+  tr_http_free(http); /* after the system: no answer can reach it any more */
   tr_log(TR_LOG_INFO, "troupe", "stopped");
   return 0;
 }

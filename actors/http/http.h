@@ -1,0 +1,204 @@
+/* http.h - the node's HTTP/1.1 server: the edge that carries health probes
+ * now and the Camunda REST API, WebSocket, SSE, MCP and webhooks later.
+ *
+ * Connections live on the schedulers' libuv loops (troupe/loop.h): the
+ * first loop accepts and deals connections round-robin to all of them;
+ * each connection is read, parsed and written on its loop's thread for its
+ * whole life, and requests go to handlers through a route table:
+ *
+ *  - a callback handler runs on the connection's thread (cheap answers such
+ *    as /healthz; it must not block) and answers with tr_http_respond(),
+ *    then or later, from any thread;
+ *  - an actor handler gets each request as a message and answers with
+ *    tr_http_reply() (a message to the server's gateway actor, so it works
+ *    from any node).
+ *
+ * Answers go out in request order (pipelining); a streamed answer (chunked,
+ * later SSE) is tr_http_respond() with .stream = 1 and then chunks. Limits,
+ * timeouts, auth and the error shape are in docs/http-api.md.
+ *
+ * Lifecycle: tr_http_new, routes, tr_http_start (listens), ...,
+ * tr_http_stop (drain; before tr_system_shutdown), tr_http_free (after the
+ * system is freed, so that no late answer can reach freed memory).
+ */
+#ifndef TR_ACTORS_HTTP_H
+#define TR_ACTORS_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "troupe/troupe.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Limits and timeouts; 0 in a field means its default (in brackets). */
+typedef struct tr_http_limits {
+  uint32_t max_url;            /* bytes of the request target [8 KiB] -> 414 */
+  uint32_t max_header_bytes;   /* request line and header lines [16 KiB] -> 431 */
+  uint32_t max_headers;        /* header lines [100] -> 431 */
+  uint64_t max_body;           /* bytes of a request body [1 MiB] -> 413 */
+  uint32_t max_conns;          /* open connections per scheduler [1024]; more get 503 */
+  uint32_t max_pipeline;       /* requests read ahead of their answers [16] */
+  uint32_t header_timeout_ms;  /* first byte to end of headers [10 s] -> 408, close */
+  uint32_t body_timeout_ms;    /* end of headers to end of body [30 s] -> 408, close */
+  uint32_t idle_timeout_ms;    /* keep-alive connection with nothing to do [60 s] -> close */
+  uint32_t handler_timeout_ms; /* a handler's answer [30 s] -> 504 */
+} tr_http_limits;
+
+/* Fills in the defaults of every 0 field of l. */
+void tr_http_limits_default(tr_http_limits *l);
+
+typedef struct tr_http_header {
+  const char *name, *value; /* NUL-terminated views; names as sent */
+  uint32_t name_len, value_len;
+} tr_http_header;
+
+/* A parsed request. Every pointer is a view owned by whoever handed the
+ * request over, valid during that call only. Strings are NUL-terminated. */
+typedef struct tr_http_request {
+  const char *method;        /* "GET", "POST", ... */
+  const char *url;           /* the request target as sent */
+  const char *path;          /* url without the query ("/a/b"); not decoded */
+  const char *query;         /* after '?', "" if none; not decoded */
+  size_t url_len, path_len, query_len;
+  const tr_http_header *headers;
+  uint32_t nheaders;
+  const uint8_t *body;       /* NULL when empty */
+  size_t body_len;
+  uint8_t version_minor;     /* HTTP/1.<minor> */
+  uint8_t keep_alive;        /* the connection may stay open after this one */
+  uint8_t upgrade;           /* Upgrade requested (WebSocket, later) */
+  uint8_t expect_continue;   /* Expect: 100-continue */
+} tr_http_request;
+
+typedef struct tr_http_server tr_http_server;
+
+/* Identifies one request to answer: its connection and its place there.
+ * A plain value; an answer to a connection that has gone is dropped. */
+typedef struct tr_http_rid {
+  uint64_t conn;
+  uint64_t seq;
+} tr_http_rid;
+
+/* An answer. Everything it points to is the caller's and is copied. */
+typedef struct tr_http_response {
+  int status;                /* 100..599 (not 1xx: those the server sends) */
+  const char *content_type;  /* NULL: no Content-Type */
+  const char *headers;       /* extra header lines, each ending in \r\n; or NULL */
+  const void *body;
+  size_t body_len;
+  int stream;                /* 1: the body follows in tr_http_respond_chunk calls */
+} tr_http_response;
+
+/* Route flags */
+enum {
+  TR_HTTP_ROUTE_EXACT = 1 << 0,  /* the path must equal the prefix */
+  TR_HTTP_ROUTE_PUBLIC = 1 << 1  /* no authentication (health probes) */
+};
+
+/* Callback handler: runs on the connection's scheduler thread and must not
+ * block. req is borrowed for the call; srv and rid are for the answer. */
+typedef void (*tr_http_handler_fn)(tr_http_server *srv, tr_http_rid rid,
+                                   const tr_http_request *req, void *arg);
+
+/* Upgrades (WebSocket, with the events issue). Today a request with
+ * Upgrade goes to its route's handler like any other and the connection
+ * closes after the answer (the parser ends HTTP there). The hook to come:
+ * a route flag TR_HTTP_ROUTE_UPGRADE whose handler answers with status 101
+ * through tr_http_respond; once that answer is written, the connection
+ * leaves HTTP on its loop (no parser, no pipeline) and its bytes go to a
+ * frame layer (wslay) that delivers messages to the handler's actor, with
+ * the bytes read after the request handed over first. SSE needs no hook:
+ * it is a streamed answer (.stream = 1) that never ends. */
+
+typedef struct tr_http_opts {
+  const char *listen;          /* "host:port" (IPv4 or [IPv6]); port 0 = any free */
+  tr_http_limits limits;
+  /* optional authentication of every route without TR_HTTP_ROUTE_PUBLIC:
+   * a bearer token, or a basic user and password, or both (either
+   * passes). Copied. */
+  const char *bearer_token;
+  const char *basic_user, *basic_password;
+  const char *realm;           /* in WWW-Authenticate; default "troupe" */
+} tr_http_opts;
+
+/* Creates a stopped server; o is copied. */
+int tr_http_new(tr_system *sys, const tr_http_opts *o, tr_http_server **out);
+
+/* Routes, before tr_http_start. The longest matching prefix wins; method
+ * NULL matches any method; a path that matches a route of another method
+ * only gets 405. prefix is copied. TR_EFULL past 64 routes. */
+int tr_http_route_fn(tr_http_server *srv, const char *method, const char *prefix,
+                     unsigned flags, tr_http_handler_fn fn, void *arg);
+int tr_http_route_actor(tr_http_server *srv, const char *method, const char *prefix,
+                        unsigned flags, tr_ref actor, uint32_t type);
+
+/* Binds and listens; waits until the first loop accepts.
+ * TR_EIO (with a log line) when the address cannot be bound. */
+int tr_http_start(tr_http_server *srv);
+
+/* The address listened on ("127.0.0.1:8080", the real port when 0 was
+ * asked for); static storage of srv. */
+const char *tr_http_address(const tr_http_server *srv);
+
+/* Answers request rid, from any thread. With r->stream the status line and
+ * headers go out now (chunked for HTTP/1.1) and the body follows. TR_ENOENT
+ * when the request is no longer waiting (answered, timed out, closed) is
+ * not reported: the answer is dropped and 0 returned. */
+int tr_http_respond(tr_http_server *srv, tr_http_rid rid, const tr_http_response *r);
+/* The next piece of a streamed body; last = 1 ends it (len may be 0). */
+int tr_http_respond_chunk(tr_http_server *srv, tr_http_rid rid, const void *data,
+                          size_t len, int last);
+/* An error in Camunda's shape: {"type": type, "message": message}. */
+int tr_http_respond_error(tr_http_server *srv, tr_http_rid rid, int status,
+                          const char *type, const char *message);
+
+/* Graceful drain: stops accepting, closes idle connections, lets requests
+ * already started finish (their answers carry Connection: close), and after
+ * deadline_ms closes what is left. Returns when every connection and
+ * listener is closed. Call before tr_system_shutdown; from a thread that is
+ * not a scheduler. */
+int tr_http_stop(tr_http_server *srv, uint32_t deadline_ms);
+
+/* Frees the server (stopping it first if needed: deadline 0). */
+void tr_http_free(tr_http_server *srv);
+
+/* Counters, for tests and /metrics later. */
+typedef struct tr_http_stats {
+  uint64_t accepted, requests, errors_4xx, rejected_conns;
+  uint32_t open_conns;
+} tr_http_stats;
+void tr_http_stats_get(tr_http_server *srv, tr_http_stats *out);
+
+/* ---------------------------------------------------------------- actors
+ * An actor handler receives messages of its route's type; the payload
+ * (msgpack) decodes into a tr_http_incoming whose views point into the
+ * message, valid while it is. */
+typedef struct tr_http_incoming {
+  tr_http_rid rid;
+  tr_ref gateway;            /* where the answer goes */
+  /* url, path, query and body are views into the message with their
+   * lengths, NOT NUL-terminated; method points to method_buf; headers:
+   * use tr_http_incoming_header() */
+  tr_http_request req;
+  char method_buf[24];
+  const uint8_t *hdr_raw;    /* msgpack array of [name, value] (internal) */
+  size_t hdr_raw_len;
+} tr_http_incoming;
+
+/* Decodes msg (borrowed; *in points into it). TR_EPROTO if it is not a
+ * request message. */
+int tr_http_incoming_decode(const tr_msg *msg, tr_http_incoming *in);
+/* A header's value by name (case-insensitive) or NULL; *len its length. */
+const char *tr_http_incoming_header(const tr_http_incoming *in, const char *name, size_t *len);
+/* Answers from inside an actor (ctx) by a message to the gateway. */
+int tr_http_reply(tr_ctx *ctx, const tr_http_incoming *in, const tr_http_response *r);
+int tr_http_reply_chunk(tr_ctx *ctx, const tr_http_incoming *in, const void *data, size_t len,
+                        int last);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

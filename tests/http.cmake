@@ -1,0 +1,37 @@
+# HTTP server tests (included by tests/CMakeLists.txt): cmocka units of the
+# request parser and of the server in-process; the daemon over loopback;
+# the request-parser corpus replayed, and with -DTROUPE_FUZZ=ON under
+# clang the libFuzzer target itself.
+foreach(t http_parse http_server)
+  add_executable(test_${t} ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_${t}.c)
+  target_link_libraries(test_${t} PRIVATE troupe_http PkgConfig::CMOCKA)
+  add_test(NAME unit.${t} COMMAND test_${t})
+  set_tests_properties(unit.${t} PROPERTIES TIMEOUT 300)
+endforeach()
+
+# the daemon over loopback, driven by a small raw client
+add_executable(httpc ${CMAKE_CURRENT_SOURCE_DIR}/http/httpc.c)
+add_test(NAME integration.http
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/http.sh $<TARGET_FILE:troupe>
+          $<TARGET_FILE:httpc>)
+set_tests_properties(integration.http PROPERTIES TIMEOUT 300)
+
+# the request parser and the request message: replayed in every build,
+# a libFuzzer target with -DTROUPE_FUZZ=ON under clang. Run, e.g.:
+#   nice -n 19 build/tests/fuzz_http -max_total_time=600 tests/fuzz/corpus/http
+set(TR_HTTP_FUZZ_SOURCES ${PROJECT_SOURCE_DIR}/actors/http/parse.c
+  ${PROJECT_SOURCE_DIR}/actors/http/message.c)
+add_executable(replay_http ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_http.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/replay.c ${TR_HTTP_FUZZ_SOURCES}
+  $<TARGET_OBJECTS:troupe_codec_objs>)
+target_link_libraries(replay_http PRIVATE troupe_deps troupe_http_parser)
+add_test(NAME fuzz.http.corpus COMMAND replay_http ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/http)
+set_tests_properties(fuzz.http.corpus PROPERTIES TIMEOUT 300)
+if(TROUPE_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang")
+  add_executable(fuzz_http ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_http.c ${TR_HTTP_FUZZ_SOURCES}
+    $<TARGET_OBJECTS:troupe_codec_fuzz>)
+  target_compile_options(fuzz_http PRIVATE -fsanitize=fuzzer,address,undefined
+    -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(fuzz_http PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_http PRIVATE troupe_deps troupe_http_parser)
+endif()
