@@ -167,7 +167,11 @@ static int watch_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
   if (m->type == T_WATCH) {
     int64_t v[2];
     if (t_get_ints(m, 2, v) < 0) return TR_EPROTO;
-    return tr_actor_monitor(ctx, (tr_ref){(uint64_t)v[0], (uint64_t)v[1]}, NULL);
+    int rc = tr_actor_monitor(ctx, (tr_ref){(uint64_t)v[0], (uint64_t)v[1]}, NULL);
+    /* answered once the monitor request is queued at the target, ahead of
+     * anything the test sends after: a crash cannot overtake it */
+    if (rc == 0 && (m->flags & TR_MSG_F_ASK)) rc = tr_actor_reply(ctx, m, T_WATCH, NULL, 0);
+    return rc;
   }
   if (m->type == TR_MSG_DOWN) {
     int reason;
@@ -182,7 +186,11 @@ static const tr_behavior watch_b = {"watcher", sizeof(watch_state), watch_init, 
 static void watch(tr_system *sys, tr_ref watcher, tr_ref target) {
   uint8_t buf[32];
   int64_t v[2] = {(int64_t)target.node, (int64_t)target.id};
-  assert_int_equal(tr_system_send(sys, watcher, T_WATCH, buf, t_put_ints(buf, sizeof buf, 2, v)), 0);
+  tr_msg *r;
+  assert_int_equal(tr_system_ask(sys, watcher, T_WATCH, buf, t_put_ints(buf, sizeof buf, 2, v),
+                                 WAIT_MS, &r),
+                   0);
+  tr_msg_free(r);
 }
 
 /* a child that fails in init from its second start on */
