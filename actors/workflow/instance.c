@@ -24,7 +24,7 @@
 enum { I_NEW = 0, I_LOADING, I_RUNNING, I_COMPLETED, I_FAILED };
 enum { T_ACTIVE = 1, T_WAIT_JOB, T_GONE };
 enum { EV_STARTED = 1, EV_JOB_DONE = 2 };
-enum { RETRY = 1 }; /* timer: create jobs again */
+enum { RETRY = 1, RELOAD }; /* timers: create jobs again; ask for the definition again */
 
 typedef struct token {
   int id;
@@ -389,7 +389,15 @@ static int load(tr_ctx *ctx, inst *s, uint32_t version) {
   tr_pack_map(&pk, version ? 1 : 0);
   if (version) tr_pack_kv_int(&pk, "version", version);
   s->state = I_LOADING;
-  return tr_virtual_ask(ctx, name, TR_WF_DEF_GET, pk.data, pk.len, 30000, &s->load_corr);
+  int rc = tr_virtual_ask(ctx, name, TR_WF_DEF_GET, pk.data, pk.len, 30000, &s->load_corr);
+  if (rc == 0) return 0;
+  if (s->starting) { /* no definitions reachable: the starter hears it */
+    s->starting = 0;
+    s->state = I_NEW;
+    return reply_err(ctx, s->starter, s->starter_corr, rc, "the definition cannot be asked for");
+  }
+  uint64_t tid; /* recovering: try again soon (the definitions' node may be coming up) */
+  return tr_timer_start(ctx, 1000, 0, RELOAD, NULL, 0, &tid);
 }
 
 /* The definition came (at start, or for recovery). */
@@ -549,6 +557,8 @@ static int inst_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
              ? (s->starting = 0, reply_err(ctx, s->starter, s->starter_corr, TR_ETIMEDOUT,
                                            "the definitions are out of reach"))
              : load(ctx, s, s->version);
+  } else if ((m->flags & TR_MSG_F_TIMER) && m->type == RELOAD) {
+    if (s->state == I_LOADING && s->def_id[0]) rc = load(ctx, s, s->version);
   } else if ((m->flags & TR_MSG_F_TIMER) && m->type == RETRY) {
     for (int i = 0; s->state == I_RUNNING && i < s->nt; i++)
       if (s->t[i].state == T_WAIT_JOB) create_job(ctx, s, &s->t[i]);
@@ -590,6 +600,7 @@ static int inst_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
         tr_pack_free(&chk);
         return reply_err(ctx, m->sender, m->corr, TR_EINVAL, "vars must be a map");
       }
+      free(s->vars); /* a start that found no definition may have left some */
       s->vars = chk.data;
       s->vlen = chk.len;
     }
