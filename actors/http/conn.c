@@ -24,6 +24,13 @@
 
 #include "actors/http/internal.h"
 
+/* Whether answers should close: the server-wide flag is set before each
+ * loop hears of the drain (tr_http_stop posts to every loop), and an answer
+ * written in between on another loop must already say Connection: close. */
+static int draining(const conn *c) {
+  return c->ls->draining || atomic_load_explicit(&c->ls->srv->draining, memory_order_relaxed);
+}
+
 static void conn_flush(conn *c);
 static void conn_process(conn *c);
 static void conn_arm(conn *c);
@@ -302,7 +309,7 @@ static void dispatch(conn *c, const tr_http_request *req) {
   }
   /* no more requests after this one: the client asked, an upgrade we do
    * not speak yet would follow, or the server is draining */
-  if (!req->keep_alive || req->upgrade || c->ls->draining) {
+  if (!req->keep_alive || req->upgrade || draining(c)) {
     ex->close = 1;
     c->close_after = 1;
   }
@@ -402,7 +409,7 @@ static void conn_process(conn *c) {
 void tr_http_conn_respond(conn *c, uint64_t seq, const tr_http_response *r) {
   exchange *ex = ex_find(c, seq);
   if (!ex || ex->state != EX_WAIT) return; /* answered already, or timed out */
-  if (tr_http_head_write(ex, r, c->ls->draining) < 0) {
+  if (tr_http_head_write(ex, r, draining(c)) < 0) {
     tr_http_conn_close(c);
     return;
   }
