@@ -261,6 +261,7 @@ static int deliver_to_behavior(tr_worker *w, tr_actor *a, tr_mnode *n) {
   int rc = a->beh->receive(a, a->state_mem, &n->m);
   tr_msg_release(w->sys, n);
   if (x && x->persist && rc >= 0) tr_persist_after_callback(a);
+  if ((a->flags & TR_AF_PASSIVATE_WAIT) && rc >= 0 && tr_persist_settled(a)) rc = TR_STOP;
   return after_callback(w, a, rc);
 }
 
@@ -389,6 +390,10 @@ static int dispatch(tr_worker *w, tr_actor *a, tr_mnode *n, int system) {
     }
   } else if (n->m.type == TR_SYS_PASSIVATE) {
     tr_msg_release(w->sys, n); /* virtual.c: everything before it was handled */
+    if (!tr_persist_settled(a)) { /* its next activation must find every write */
+      a->flags |= TR_AF_PASSIVATE_WAIT;
+      return RUN_GO_ON;
+    }
     return after_callback(w, a, TR_STOP);
   } else if (n->m.type >= TR_MSG_SYSTEM && n->m.type != TR_MSG_PERSISTED &&
              !(n->m.type == TR_SYS_VIRTUAL && a->beh == &tr_vdir_behavior)) {

@@ -47,6 +47,8 @@ enum {
   TR_AF_TRAP_EXIT = 1u << 0,
   TR_AF_INIT_FAILED = 1u << 1, /* init failed: terminate is not called */
   TR_AF_STOP_AFTER = 1u << 4, /* exit after the current callback */
+  TR_AF_PASSIVATE_WAIT = 1u << 6, /* passivated with appends in flight: ends
+                                     when the last one is acknowledged */
   TR_AF_SPAWNING = 1u << 5    /* in spawn on the parent's thread: the spawner
                                  retires it if init ends it (no CHILD_EXIT) */
 };
@@ -274,6 +276,9 @@ void tr_persist_on_ack(tr_ctx *ctx, const tr_msg *m);
 void tr_persist_after_callback(tr_ctx *ctx);
 int tr_persist_start_recovery(tr_ctx *ctx);
 void tr_persist_free(void *d);
+/* 1 when every event appended is acknowledged (or appending failed), or ctx
+ * is not persistent: it may end without leaving writes behind. */
+int tr_persist_settled(tr_ctx *ctx);
 /* Makes the running actor exit with reason (children first). */
 void tr_actor_exit_now(tr_ctx *ctx, int reason);
 int tr_linkset_add(tr_link_set *s, tr_ref r);

@@ -347,6 +347,11 @@ uint64_t tr_persist_seq(tr_ctx *ctx) {
   return d ? d->last : 0;
 }
 
+int tr_persist_settled(tr_ctx *ctx) {
+  struct tr_persist_data *d = pdata(ctx);
+  return !d || d->failed || d->acked >= d->last;
+}
+
 /* An ack arrived (user mailbox), before the behaviour sees it. */
 void tr_persist_on_ack(tr_ctx *ctx, const tr_msg *m) {
   struct tr_persist_data *d = pdata(ctx);

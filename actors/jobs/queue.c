@@ -26,6 +26,7 @@
 #define MAX_FETCH 1000
 #define MAX_LOCK_MS (7u * 24 * 3600 * 1000)
 #define RESEND_MS 30000 /* unacked notes go out again this often */
+#define KEEPALIVE_MS 20000 /* a queue with waiting fetches ticks this often */
 
 typedef struct waiter {
   struct waiter *next;
@@ -107,6 +108,7 @@ static void send_after(tr_ctx *ctx, after *a) {
 /* Sends pk's bytes once everything appended so far is durable. */
 static int emit(tr_ctx *ctx, qstate *s, tr_ref to, const char *name, uint32_t type, int reply,
                 uint64_t corr, tr_pack *pk) {
+  if (pk->err) return pk->err; /* never send half a message */
   after *a = calloc(1, sizeof *a);
   if (!a || (pk->len && !(a->p = malloc(pk->len))) || (name && !(a->name = strdup(name)))) {
     if (a) after_free(a);
@@ -145,8 +147,11 @@ static int reply_ok(tr_ctx *ctx, qstate *s, const tr_msg *m, tr_pack *pk) {
   return emit(ctx, s, m->sender, NULL, TR_JOB_REPLY, 1, m->corr, pk);
 }
 
-/* Errors depend on no event: answered at once. */
-static int reply_err(tr_ctx *ctx, const tr_msg *m, int code, const char *fmt, const char *arg) {
+/* Errors too wait for what was appended before them: "no such job" may be
+ * about a completion that is not durable yet (emit sends at once when
+ * nothing is pending). */
+static int reply_err(tr_ctx *ctx, qstate *s, const tr_msg *m, int code, const char *fmt,
+                     const char *arg) {
   if (!(m->flags & TR_MSG_F_ASK)) return 0;
   char text[512];
   snprintf(text, sizeof text, fmt, arg ? arg : "");
@@ -158,7 +163,7 @@ static int reply_err(tr_ctx *ctx, const tr_msg *m, int code, const char *fmt, co
   tr_pack_bool(&pk, 0);
   tr_pack_kv_int(&pk, "code", code);
   tr_pack_kv_str(&pk, "error", text);
-  return tr_actor_reply(ctx, m, TR_JOB_REPLY, pk.data, pk.len);
+  return emit(ctx, s, m->sender, NULL, TR_JOB_REPLY, 1, m->corr, &pk);
 }
 
 /* ------------------------------------------------------------ events */
@@ -297,6 +302,9 @@ static void arm(tr_ctx *ctx, qstate *s) {
   uint64_t now = wall_ms(), at = jq_next_change(&s->q, now);
   for (waiter *w = s->wh; w; w = w->next)
     if (!at || w->deadline < at) at = w->deadline;
+  /* a waiting fetch is activity: tick well inside the kind's idle time, or
+   * the queue would be passivated under it */
+  if (s->wh && (!at || at > now + KEEPALIVE_MS)) at = now + KEEPALIVE_MS;
   for (sub *b = s->subs; b; b = b->next)
     if (!at || b->until < at) at = b->until;
   int notes = 0;
@@ -349,16 +357,16 @@ static int locked_job(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *
   size_t n;
   char worker[64];
   if (tr_unpack_find_str(map, "id", &id, &n) < 0 || str_arg(map, "worker", worker, sizeof worker))
-    return reply_err(ctx, m, TR_EINVAL, "id and worker are required%s", NULL), TR_EINVAL;
+    return reply_err(ctx, s, m, TR_EINVAL, "id and worker are required%s", NULL), TR_EINVAL;
   jq_job *j = jq_find(&s->q, id, n);
   if (j && !jq_visible(j)) j = NULL; /* finished: gone for workers */
   char idz[TR_JOB_ID_MAX + 1];
   snprintf(idz, sizeof idz, "%.*s", (int)(n > TR_JOB_ID_MAX ? TR_JOB_ID_MAX : n), id);
-  if (!j) return reply_err(ctx, m, TR_ENOENT, "External task %s does not exist", idz), TR_ENOENT;
+  if (!j) return reply_err(ctx, s, m, TR_ENOENT, "External task %s does not exist", idz), TR_ENOENT;
   if (j->state != J_LOCKED || strcmp(j->worker, worker)) {
     char text[TR_JOB_ID_MAX + 96];
     snprintf(text, sizeof text, "%s is not locked by worker %s", idz, worker);
-    return reply_err(ctx, m, TR_EPERM, "External task %s", text), TR_EPERM;
+    return reply_err(ctx, s, m, TR_EPERM, "External task %s", text), TR_EPERM;
   }
   *out = j;
   return 0;
@@ -446,28 +454,29 @@ static int on_create(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *m
   char key[TR_JOB_ID_MAX + 1] = "", id[TR_JOB_ID_MAX + 1];
   char *f[4] = {"notify", "pi", "act", "bk"}, val[4][256];
   if (tr_unpack_find(map, "key", &(tr_unpack){0}) == 0 && str_arg(map, "key", key, sizeof key))
-    return reply_err(ctx, m, TR_EINVAL, "key must be a string of at most 255 bytes%s", NULL);
+    return reply_err(ctx, s, m, TR_EINVAL, "key must be a string of at most 255 bytes%s", NULL);
   for (int i = 0; i < 4; i++) {
     val[i][0] = 0;
     if (tr_unpack_find(map, f[i], &(tr_unpack){0}) == 0 && str_arg(map, f[i], val[i], 256))
-      return reply_err(ctx, m, TR_EINVAL, "%s must be a string of at most 255 bytes", f[i]);
+      return reply_err(ctx, s, m, TR_EINVAL, "%s must be a string of at most 255 bytes", f[i]);
   }
   if (val[0][0] && tr_virtual_name_check(val[0]) < 0)
-    return reply_err(ctx, m, TR_EINVAL, "notify '%s' is not a virtual actor name", val[0]);
+    return reply_err(ctx, s, m, TR_EINVAL, "notify '%s' is not a virtual actor name", val[0]);
   tr_unpack nref;
   if (tr_unpack_find(map, "notify_ref", &nref) == 0) { /* a creator by ref: [node, id] */
     uint32_t two;
     uint64_t node, aid;
     if (tr_unpack_array(&nref, &two) < 0 || two != 2 || tr_unpack_uint(&nref, &node) < 0 ||
         tr_unpack_uint(&nref, &aid) < 0 || !aid || val[0][0])
-      return reply_err(ctx, m, TR_EINVAL, "notify_ref must be [node, id] (and no notify)%s", NULL);
+      return reply_err(ctx, s, m, TR_EINVAL, "notify_ref must be [node, id] (and no notify)%s", NULL);
     if (!node) node = m->sender.node;
+    if (!node) node = tr_system_node_id(tr_actor_system(ctx)); /* "here", as an id */
     snprintf(val[0], sizeof val[0], "@%llx:%llu", (unsigned long long)node, (unsigned long long)aid);
   }
   int64_t retries = -1;
   int rc = tr_unpack_find_int(map, "retries", &retries);
   if ((rc < 0 && rc != TR_ENOENT) || retries < -1)
-    return reply_err(ctx, m, TR_EINVAL, "retries must be an integer >= 0%s", NULL);
+    return reply_err(ctx, s, m, TR_EINVAL, "retries must be an integer >= 0%s", NULL);
   tr_pack pk = TR_PACK_INIT;
   jq_job *dup = jq_find_key(&s->q, key, strlen(key));
   if (dup) { /* the same creation again (a retry after a crash): the same job */
@@ -500,12 +509,13 @@ static int on_fetch(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *ma
       u32_arg(map, "max", 1, MAX_FETCH, &max) || !max ||
       u32_arg(map, "lock_ms", 0, MAX_LOCK_MS, &lock_ms) || !lock_ms ||
       u32_arg(map, "wait_ms", 0, 1800000, &wait_ms))
-    return reply_err(ctx, m, TR_EINVAL,
+    return reply_err(ctx, s, m, TR_EINVAL,
                      "fetch needs worker, max (1..1000), lock_ms (> 0), wait_ms (<= 30 min)%s",
                      NULL);
+  if (!(m->flags & TR_MSG_F_ASK)) return 0; /* nobody to hand jobs to: lock none */
   uint64_t now = wall_ms();
-  if (available_count(s, now) || !wait_ms || !(m->flags & TR_MSG_F_ASK))
-    return lock_for(ctx, s, worker, max, lock_ms, m->sender, m->corr, !!(m->flags & TR_MSG_F_ASK));
+  if (available_count(s, now) || !wait_ms)
+    return lock_for(ctx, s, worker, max, lock_ms, m->sender, m->corr, 1);
   waiter *w = calloc(1, sizeof *w);
   if (!w) return TR_ENOMEM;
   w->who = m->sender;
@@ -533,14 +543,14 @@ static int on_settle(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *m
     char code[128];
     if (str_arg(map, "code", code, sizeof code) || !code[0]) {
       tr_pack_free(&pk);
-      return reply_err(ctx, m, TR_EINVAL, "bpmnError needs an error code%s", NULL);
+      return reply_err(ctx, s, m, TR_EINVAL, "bpmnError needs an error code%s", NULL);
     }
     rc = finish(ctx, s, j, EV_BERR, map);
   } else if (m->type == TR_JOB_EXTEND) {
     uint32_t lock_ms;
     if (u32_arg(map, "lock_ms", 0, MAX_LOCK_MS, &lock_ms) || !lock_ms) {
       tr_pack_free(&pk);
-      return reply_err(ctx, m, TR_EINVAL, "extendLock needs lock_ms > 0%s", NULL);
+      return reply_err(ctx, s, m, TR_EINVAL, "extendLock needs lock_ms > 0%s", NULL);
     }
     rc = ev_simple(ctx, s, EV_EXTEND, id, 1, wall_ms() + lock_ms);
   } else { /* TR_JOB_FAIL */
@@ -550,7 +560,7 @@ static int on_settle(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *m
     if (tr_unpack_find_int(map, "retries", &retries) < 0 || retries < 0 ||
         u32_arg(map, "retry_ms", 0, MAX_LOCK_MS, &retry_ms)) {
       tr_pack_free(&pk);
-      return reply_err(ctx, m, TR_EINVAL, "failure needs retries >= 0 and retry_ms%s", NULL);
+      return reply_err(ctx, s, m, TR_EINVAL, "failure needs retries >= 0 and retry_ms%s", NULL);
     }
     str_arg(map, "error", err, sizeof err);
     tr_pack_array(&pk, 5);
@@ -575,7 +585,7 @@ static int on_admin(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *ma
   const char *id;
   size_t n;
   if (tr_unpack_find_str(map, "id", &id, &n) < 0)
-    return reply_err(ctx, m, TR_EINVAL, "id is required%s", NULL);
+    return reply_err(ctx, s, m, TR_EINVAL, "id is required%s", NULL);
   jq_job *j = jq_find(&s->q, id, n);
   if (m->type == TR_JOB_ACK) {
     int rc = j && j->state == J_FINISHED ? ev_simple(ctx, s, EV_FORGET, j->id, 0, 0) : 0;
@@ -588,14 +598,14 @@ static int on_admin(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *ma
     return rc;
   }
   if (j && !jq_visible(j)) j = NULL;
-  if (!j) return reply_err(ctx, m, TR_ENOENT, "External task does not exist%s", NULL);
+  if (!j) return reply_err(ctx, s, m, TR_ENOENT, "External task does not exist%s", NULL);
   int rc = 0;
   if (m->type == TR_JOB_UNLOCK) {
     if (j->state == J_LOCKED) rc = ev_simple(ctx, s, EV_UNLOCK, j->id, 0, 0);
   } else {
     int64_t retries;
     if (tr_unpack_find_int(map, "retries", &retries) < 0 || retries < 0)
-      return reply_err(ctx, m, TR_EINVAL, "retries must be an integer >= 0%s", NULL);
+      return reply_err(ctx, s, m, TR_EINVAL, "retries must be an integer >= 0%s", NULL);
     rc = ev_simple(ctx, s, EV_RETRIES, j->id, 1, (uint64_t)retries);
   }
   tr_pack pk = TR_PACK_INIT;
@@ -610,7 +620,7 @@ static int on_admin(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *ma
 static int on_subscribe(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *map) {
   char worker[64];
   if (str_arg(map, "worker", worker, sizeof worker) || !worker[0])
-    return reply_err(ctx, m, TR_EINVAL, "worker is required%s", NULL);
+    return reply_err(ctx, s, m, TR_EINVAL, "worker is required%s", NULL);
   sub **p = &s->subs;
   while (*p && strcmp((*p)->worker, worker)) p = &(*p)->next;
   tr_pack pk = TR_PACK_INIT;
@@ -625,7 +635,7 @@ static int on_subscribe(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack
     if (u32_arg(map, "max", 1, MAX_FETCH, &max) || !max ||
         u32_arg(map, "lock_ms", 0, MAX_LOCK_MS, &lock_ms) || !lock_ms ||
         u32_arg(map, "lease_ms", DEFAULT_LEASE_MS, MAX_LOCK_MS, &lease) || !lease)
-      return reply_err(ctx, m, TR_EINVAL, "subscribe needs worker, max (1..1000), lock_ms%s", NULL);
+      return reply_err(ctx, s, m, TR_EINVAL, "subscribe needs worker, max (1..1000), lock_ms%s", NULL);
     sub *b = *p ? *p : calloc(1, sizeof *b);
     if (!b) return TR_ENOMEM;
     if (!*p) *p = b;
@@ -707,7 +717,7 @@ static int q_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     tr_unpack_init(&map, m->data, m->len);
     tr_unpack probe = map;
     if (tr_unpack_map(&probe, &n) < 0)
-      return reply_err(ctx, m, TR_EPROTO, "the request must be a msgpack map%s", NULL);
+      return reply_err(ctx, s, m, TR_EPROTO, "the request must be a msgpack map%s", NULL);
     switch (m->type) {
     case TR_JOB_CREATE: rc = on_create(ctx, s, m, &map); break;
     case TR_JOB_FETCH: rc = on_fetch(ctx, s, m, &map); break;
@@ -723,7 +733,7 @@ static int q_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     default: rc = on_list(ctx, s, m); break;
     }
   } else if (m->flags & TR_MSG_F_ASK) {
-    return reply_err(ctx, m, TR_ENOTSUP, "not a job queue request%s", NULL);
+    return reply_err(ctx, s, m, TR_ENOTSUP, "not a job queue request%s", NULL);
   }
   if (rc < 0) return rc;
   arm(ctx, s);

@@ -477,6 +477,15 @@ static void test_bad_requests(void **st) {
   char req[512];
   snprintf(req, sizeof req, "{\"id\":\"%s\",\"retries\":-4}", id);
   assert_int_equal(call("bad", TR_JOB_SET_RETRIES, req, NULL, 0), TR_EINVAL);
+  /* a fetch that is not an ask has nobody to hand jobs to: it locks none */
+  tr_pack fp = TR_PACK_INIT;
+  const char *fj = "{\"worker\":\"w\",\"max\":10,\"lock_ms\":600000}";
+  assert_int_equal(tr_json_to_msgpack(fj, strlen(fj), NULL, &fp, NULL, 0), 0);
+  assert_int_equal(tr_system_virtual_send(g_sys, "jobs/bad", TR_JOB_FETCH, fp.data, fp.len), 0);
+  tr_pack_free(&fp);
+  char lst[4096];
+  assert_int_equal(call("bad", TR_JOB_LIST, "{}", lst, sizeof lst), 0); /* after the send */
+  assert_int_equal(count(lst, "\"state\":\"available\""), 1);
   /* the queue is still fine */
   assert_int_equal(call("bad", TR_JOB_LIST, "{}", NULL, 0), 0);
   /* the reply decoder */
