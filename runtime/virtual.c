@@ -536,9 +536,13 @@ static void scan(tr_ctx *ctx, tr_vdir *vd, int placement) {
   uint64_t now = tr_now_ms();
   tr_ref *go = NULL;
   size_t ngo = 0, cap = 0;
+  ventry *stuck[16]; /* only the directory frees entries: these stay valid */
+  int nstuck = 0;
   pthread_rwlock_rdlock(&vd->lk);
   for (size_t i = 0; i < vd->nb; i++) {
     for (ventry *e = vd->b[i]; e; e = e->next) {
+      if (e->state == V_WAITING && !e->ref.id && ++e->seen >= 2 && nstuck < 16)
+        stuck[nstuck++] = e; /* its wake was lost (out of memory): settle it here */
       if (e->state != V_ACTIVE) continue;
       int out = 0;
       uint64_t node;
@@ -568,6 +572,7 @@ static void scan(tr_ctx *ctx, tr_vdir *vd, int placement) {
   pthread_rwlock_unlock(&vd->lk);
   for (size_t i = 0; i < ngo; i++) passivate(ctx, vd, go[i]);
   free(go);
+  for (int i = 0; i < nstuck; i++) settle(ctx, vd, stuck[i]);
 }
 
 static int vdir_init(tr_ctx *ctx, void *state, const void *arg) {
@@ -689,15 +694,10 @@ int tr_kind_register(tr_system *sys, const tr_kind *kind) {
   tr_vdir *vd = vdir_of(sys);
   pthread_mutex_lock(&vd->reg);
   vkind *k = (vkind *)kind_find(vd, kind->name, len);
-  if (k && k->learned) { /* learned from a member before it was registered here */
-    k->k = *kind;
-    k->k.name = k->name;
-    k->store = sys->store != NULL;
-    k->learned = 0;
-    pthread_mutex_unlock(&vd->reg);
-    return 0;
-  }
-  if (k) {
+  /* a kind learned from a member before it was registered here: the new
+   * entry goes in front (kind_find finds it first); the learned one stays,
+   * unchanged, for whoever still holds it, so nobody reads a half update */
+  if (k && !k->learned) {
     pthread_mutex_unlock(&vd->reg);
     return TR_EEXIST;
   }
