@@ -184,3 +184,11 @@ int tr_pack_kv_int(tr_pack *pk, const char *key, int64_t val) {
   int rc = tr_pack_str(pk, key);
   return rc ? rc : tr_pack_int(pk, val);
 }
+
+int tr_pack_error(tr_pack *pk, int code, const char *text) {
+  tr_pack_map(pk, 3);
+  tr_pack_str(pk, "ok");
+  tr_pack_bool(pk, 0);
+  tr_pack_kv_int(pk, "code", code);
+  return tr_pack_kv_str(pk, "error", text ? text : "");
+}

@@ -233,3 +233,15 @@ int tr_unpack_find_str(const tr_unpack *map, const char *key, const char **s, si
   int rc = tr_unpack_find(map, key, &c);
   return rc < 0 ? rc : tr_unpack_str(&c, s, len);
 }
+
+int tr_reply_status(const void *data, size_t len) {
+  tr_unpack u;
+  int ok;
+  int64_t code;
+  tr_unpack_init(&u, data, len);
+  if (tr_unpack_find_bool(&u, "ok", &ok) < 0) return TR_EPROTO;
+  if (ok) return 0;
+  /* a code is a negative TR_E*: anything else is not an answer of ours */
+  if (tr_unpack_find_int(&u, "code", &code) < 0 || code >= 0 || code < -1000) return TR_EPROTO;
+  return (int)code;
+}

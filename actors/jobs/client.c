@@ -31,12 +31,7 @@ int tr_job_reply_status(const tr_msg *reply, tr_unpack *body) {
   tr_unpack u;
   tr_unpack_init(&u, reply->data, reply->len);
   if (body) *body = u;
-  int ok = 0;
-  if (reply->type != TR_JOB_REPLY || tr_unpack_find_bool(&u, "ok", &ok) < 0) return TR_EPROTO;
-  if (ok) return 0;
-  int64_t code;
-  if (tr_unpack_find_int(&u, "code", &code) < 0 || code >= 0 || code < -1000) return TR_EPROTO;
-  return (int)code;
+  return reply->type == TR_JOB_REPLY ? tr_reply_status(reply->data, reply->len) : TR_EPROTO;
 }
 
 int tr_job_subscribe(tr_ctx *ctx, const char *topic, const char *worker, uint32_t max,

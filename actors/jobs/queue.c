@@ -158,11 +158,7 @@ static int reply_err(tr_ctx *ctx, qstate *s, const tr_msg *m, int code, const ch
   uint8_t buf[640];
   tr_pack pk;
   tr_pack_init_fixed(&pk, buf, sizeof buf);
-  tr_pack_map(&pk, 3);
-  tr_pack_str(&pk, "ok");
-  tr_pack_bool(&pk, 0);
-  tr_pack_kv_int(&pk, "code", code);
-  tr_pack_kv_str(&pk, "error", text);
+  tr_pack_error(&pk, code, text);
   return emit(ctx, s, m->sender, NULL, TR_JOB_REPLY, 1, m->corr, &pk);
 }
 

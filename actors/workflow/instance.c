@@ -281,11 +281,7 @@ static int reply_err(tr_ctx *ctx, tr_ref to, uint64_t corr, int code, const char
   uint8_t buf[400];
   tr_pack pk;
   tr_pack_init_fixed(&pk, buf, sizeof buf);
-  tr_pack_map(&pk, 3);
-  tr_pack_str(&pk, "ok");
-  tr_pack_bool(&pk, 0);
-  tr_pack_kv_int(&pk, "code", code);
-  tr_pack_kv_str(&pk, "error", text);
+  tr_pack_error(&pk, code, text);
   return reply(ctx, to, corr, &pk);
 }
 
@@ -663,12 +659,7 @@ int tr_wf_start(tr_system *sys, const char *key, const void *vars, size_t vars_l
   int rc = pk.err ? pk.err : tr_system_virtual_ask(sys, name, TR_WF_START, pk.data, pk.len, 30000, &reply);
   tr_pack_free(&pk);
   if (rc < 0) return rc;
-  tr_unpack u;
-  int ok = 0;
-  int64_t code = TR_EPROTO;
-  tr_unpack_init(&u, reply->data, reply->len);
-  tr_unpack_find_bool(&u, "ok", &ok);
-  if (!ok) tr_unpack_find_int(&u, "code", &code);
+  rc = tr_reply_status(reply->data, reply->len);
   tr_msg_free(reply);
-  return ok ? 0 : (int)code;
+  return rc;
 }

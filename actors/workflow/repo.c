@@ -80,11 +80,7 @@ static int reply_err(tr_ctx *ctx, const tr_msg *m, int code, const char *text) {
   uint8_t buf[512];
   tr_pack pk;
   tr_pack_init_fixed(&pk, buf, sizeof buf);
-  tr_pack_map(&pk, 3);
-  tr_pack_str(&pk, "ok");
-  tr_pack_bool(&pk, 0);
-  tr_pack_kv_int(&pk, "code", code);
-  tr_pack_kv_str(&pk, "error", text);
+  tr_pack_error(&pk, code, text);
   return tr_actor_reply(ctx, m, TR_WF_DEF_REPLY, pk.data, pk.len);
 }
 
@@ -369,13 +365,11 @@ int tr_wf_deploy(tr_system *sys, const char *resource, const void *source, size_
     if (rc < 0) break;
     tr_unpack u;
     tr_unpack_init(&u, r->data, r->len);
-    int ok = 0, is_new = 0;
-    int64_t code = TR_EPROTO, version = 0;
-    tr_unpack_find_bool(&u, "ok", &ok);
-    if (!ok) {
-      tr_unpack_find_int(&u, "code", &code);
-      rc = code < 0 && code > -1000 ? (int)code : TR_EPROTO;
-    } else if (done < max) {
+    int is_new = 0;
+    int64_t version = 0;
+    rc = tr_reply_status(r->data, r->len);
+    int ok = rc == 0;
+    if (ok && done < max) {
       tr_wf_deployed *d = &out[done];
       memset(d, 0, sizeof *d);
       const char *s;

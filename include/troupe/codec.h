@@ -99,6 +99,13 @@ int tr_pack_raw(tr_pack *pk, const void *p, size_t len);
 int tr_pack_kv_str(tr_pack *pk, const char *key, const char *val);
 int tr_pack_kv_int(tr_pack *pk, const char *key, int64_t val);
 
+/* The answer shape of the platform's actors (job queues, definitions,
+ * instances): {ok: true, ...} or {ok: false, code: TR_E*, error: text}.
+ * tr_pack_error appends the failure (text copied); tr_reply_status reads
+ * either from data[0..len) (the caller's): 0, the code, or TR_EPROTO. */
+int tr_pack_error(tr_pack *pk, int code, const char *text);
+int tr_reply_status(const void *data, size_t len);
+
 /* ================================================================ reader */
 
 /* Types tr_unpack_peek() reports. */

@@ -443,6 +443,38 @@ static void compare(tr_unpack *u, const msgpack_object *o) {
   }
 }
 
+/* The platform actors' answer shape: round trip, and what is not one. */
+static void test_reply_status(void **st) {
+  (void)st;
+  tr_pack pk = TR_PACK_INIT;
+  assert_int_equal(tr_pack_error(&pk, TR_ENOENT, "no such job"), 0);
+  assert_int_equal(tr_reply_status(pk.data, pk.len), TR_ENOENT);
+  tr_pack_reset(&pk);
+  tr_pack_map(&pk, 2);
+  tr_pack_str(&pk, "ok");
+  tr_pack_bool(&pk, 1);
+  tr_pack_kv_str(&pk, "id", "x");
+  assert_int_equal(tr_reply_status(pk.data, pk.len), 0);
+  /* not an answer: no ok, ok of another type, a failure without a code or
+   * with a code that is no TR_E*, not a map, truncated, empty */
+  static const struct {
+    const char *bytes;
+    size_t len;
+  } bad[] = {
+      {"\x80", 1},
+      {"\x81\xa2ok\x01", 5},
+      {"\x81\xa2ok\xc2", 5},
+      {"\x82\xa2ok\xc2\xa4" "code\x05", 11},
+      {"\x82\xa2ok\xc2\xa4" "code\xd1\xfc\x00", 13},
+      {"\x91\xc3", 2},
+      {"\x81\xa2o", 3},
+      {"", 0},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_int_equal(tr_reply_status(bad[i].bytes, bad[i].len), TR_EPROTO);
+  tr_pack_free(&pk);
+}
+
 static void test_random_against_msgpack_c(void **st) {
   for (int round = 0; round < 500; round++) {
     msgpack_sbuffer sb;
@@ -477,6 +509,7 @@ int main(void) {
       cmocka_unit_test(test_malformed_and_lies),
       cmocka_unit_test(test_depth),
       cmocka_unit_test(test_find),
+      cmocka_unit_test(test_reply_status),
       cmocka_unit_test(test_random_against_msgpack_c),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

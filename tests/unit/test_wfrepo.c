@@ -59,16 +59,12 @@ static int get(const char *key, int version, tr_msg **out) {
   int rc = tr_system_virtual_ask(g_sys, name, TR_WF_DEF_GET, pk.data, pk.len, WAIT_MS, out);
   tr_pack_free(&pk);
   if (rc < 0) return rc;
-  tr_unpack u;
-  tr_unpack_init(&u, (*out)->data, (*out)->len);
-  int ok = 0;
-  int64_t code = 0;
-  tr_unpack_find_bool(&u, "ok", &ok);
-  if (ok) return 0;
-  tr_unpack_find_int(&u, "code", &code);
-  tr_msg_free(*out);
-  *out = NULL;
-  return (int)code;
+  rc = tr_reply_status((*out)->data, (*out)->len);
+  if (rc < 0) {
+    tr_msg_free(*out);
+    *out = NULL;
+  }
+  return rc;
 }
 
 static int64_t field_int(const tr_msg *m, const char *k) {
