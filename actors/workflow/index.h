@@ -1,0 +1,137 @@
+/* index.h - the engine's indexes: user tasks, message subscriptions and
+ * history, each a persistent virtual actor beside the instances (engine.h).
+ *
+ * An instance is the truth about its own tokens; the indexes answer the
+ * questions that span instances (which tasks may Mary work on? which
+ * instance waits for message "paid" with business key 42? which instances
+ * of "order" finished yesterday?). They are sharded by what a query names
+ * first, so that no one actor sees every instance:
+ *
+ *   wftask/<definition key>   the open user tasks of one process key
+ *   wfmsg/<message name>      who waits for a message of that name
+ *   wfhist/<definition key>   the instances of one process key, running
+ *                             and finished, with their activities
+ *
+ * A query over every key (a task list by assignee alone) asks each key's
+ * actor (keys from the repository, repo.h) and merges.
+ *
+ * Delivery follows the job queues' pattern (troupe/jobs.h): a request is an
+ * ask answered once its effect is durable; what an index must tell an
+ * instance (a task completed, a message correlated) is an outbox note sent
+ * again after a restart and every 30 s until the instance acks it, and the
+ * instance takes a repeated note as the same. Registrations from an
+ * instance (create a task, subscribe to a message) are idempotent by their
+ * id, so an instance re-sends them after its own recovery without harm.
+ *
+ * Ids: the instance numbers every wait state (a job, a user task, a message
+ * or timer wait) in the order its interpreter creates them, the same on
+ * every replay; the wait's id is "<instance id>:<n>". A user task's id is
+ * its wait id.
+ *
+ * All payloads are msgpack maps with the keys below; replies are
+ * TR_WF_IDX_REPLY {ok: true, ...} or {ok: false, code: TR_E*, error: text}
+ * (tr_pack_error / tr_reply_status in troupe/codec.h). Times are ms since
+ * the epoch. The type values are stored and travel between nodes: they
+ * never change; new ones go at the end.
+ */
+#ifndef TR_WF_INDEX_H
+#define TR_WF_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "troupe/troupe.h"
+
+#define TR_WF_TASK_KIND "wftask"
+#define TR_WF_MSG_KIND "wfmsg"
+#define TR_WF_HIST_KIND "wfhist"
+
+enum {
+  /* ---- wftask/<key>: user tasks ----
+   * A task: {id, pi, def, key, act, name, assignee (nil: none),
+   * cand_users: [str], cand_groups: [str], form_key, due, follow_up,
+   * priority: int, bk, created, vars (the instance's variables when the
+   * task was created: the form's values), fields: [{id, label, type,
+   * default}] (camunda:formData)} */
+  TR_WFT_CREATE = 0x57460201, /* from an instance: a task (as above) -> {ok}; an id
+                                 already known (open or done) answers ok again */
+  TR_WFT_LIST,                /* {assignee?, candidate_user?, candidate_group?, pi?,
+                                 act?, unassigned?: bool, bk?} -> {ok, tasks: [task]} in
+                                 creation order; every given filter must hold;
+                                 candidate_user / _group also match tasks assigned to
+                                 nobody whose candidates name them */
+  TR_WFT_GET,                 /* {id} -> {ok, task}; TR_ENOENT when not open */
+  TR_WFT_CLAIM,               /* {id, user} -> {ok}; TR_EBUSY when another user holds
+                                 it (Camunda: TaskAlreadyClaimedException) */
+  TR_WFT_UNCLAIM,             /* {id} -> {ok} (assignee nil) */
+  TR_WFT_COMPLETE,            /* {id, vars?} -> {ok} once the completion is durable in
+                                 the index; the task leaves the open set and the
+                                 instance gets TR_WF_TASK_DONE (outbox) */
+  TR_WFT_CANCEL,              /* from an instance: {id} -> {ok}: the task's token left
+                                 another way (a boundary event, terminate); no note */
+
+  /* ---- wfmsg/<name>: message subscriptions ----
+   * A subscription: an instance's wait {id: wait id, pi, key, bk, corr: map
+   * (the instance's variables when it subscribed, for correlation keys)}, or
+   * a message start event {start: definition key} registered by a
+   * deployment. */
+  TR_WFM_SUBSCRIBE = 0x57460301, /* {id, pi, key, bk, corr?} -> {ok}; idempotent */
+  TR_WFM_CANCEL,                 /* {id} -> {ok}; idempotent */
+  TR_WFM_START_ADD,              /* {key} -> {ok}: the latest version of key has a
+                                    message start event of this name */
+  TR_WFM_CORRELATE,              /* {bk?, corr?: map (values that must equal the
+                                    subscription's), vars?: map, all?: bool,
+                                    start_bk?} -> {ok, matched: [{pi, id?, started?:
+                                    bool}]}. One waiting subscription matches (more
+                                    than one without `all`: TR_EEXIST, none and no
+                                    start event: TR_ENOENT); a match leaves the set
+                                    and its instance gets TR_WF_MSG_DELIVER (outbox).
+                                    With no waiting match and a start event, a new
+                                    instance of that key starts (tr_wf_start's
+                                    protocol, vars and bk) */
+
+  /* ---- wfhist/<key>: instances and their activities ----
+   * An instance record: {pi, def, key, version, bk, state:
+   * "running"|"completed"|"failed"|"terminated", start, end (nil while
+   * running), error, acts: [{id, act, type, name, start, end, canceled}]} */
+  TR_WFH_STARTED = 0x57460401, /* from an instance: {pi, def, key, version, bk, start}
+                                  -> {ok}; idempotent (sent again on recovery) */
+  TR_WFH_ENDED,                /* from an instance: {pi, state, end, error?, acts} ->
+                                  {ok}; idempotent */
+  TR_WFH_LIST,                 /* {state?: "running"|"finished"|..., bk?, pi?,
+                                  started_after?, started_before?, finished_after?,
+                                  finished_before?, first?, max?} -> {ok, instances:
+                                  [record], count} (count: all that matched) */
+  TR_WFH_GET,                  /* {pi} -> {ok, instance: record} */
+
+  TR_WF_IDX_REPLY,
+
+  /* ---- notes from the indexes to an instance (wf/<pi>), not asks ----
+   * The instance acks each with TR_WF_IDX_ACK {id} to the sender's name
+   * (`from` in the note) once what it caused is durable. */
+  TR_WF_TASK_DONE = 0x57460501, /* {id: wait id, from, vars?} */
+  TR_WF_MSG_DELIVER,            /* {id: wait id, from, name, vars?} */
+  TR_WF_IDX_ACK                 /* {id} */
+};
+
+/* Registers the three kinds (hosted by nodes with roles; 0 = any). */
+int tr_wf_index_register(tr_system *sys, uint32_t roles);
+
+/* The index actors' names: "<kind>/<key or message name>" into buf.
+ * TR_EINVAL when the key does not make a valid virtual name. */
+int tr_wf_index_name(const char *kind, const char *key, char *buf, size_t cap);
+
+/* ---- engine events ----
+ * What happens in the engine is published as an event (the events issue
+ * carries them to clients): type is one of "process.started",
+ * "process.completed", "task.created", "task.completed", "job.created",
+ * "job.completed", "incident.created"; data a msgpack map (borrowed,
+ * copied) with at least pi, key and bk. Until an event bus is registered
+ * on the system this only counts them. Never blocks; never fails the
+ * caller (a lost event is counted). */
+void tr_wf_emit(tr_ctx *ctx, const char *type, const void *data, size_t len);
+/* Where events go: a virtual name ("events/engine") or "" for nowhere. */
+void tr_wf_emit_target(tr_system *sys, const char *name);
+uint64_t tr_wf_emit_count(void);
+
+#endif
