@@ -191,6 +191,8 @@ typedef struct tr_http_incoming {
 /* Decodes msg (borrowed; *in points into it). TR_EPROTO if it is not a
  * request message. */
 int tr_http_incoming_decode(const tr_msg *msg, tr_http_incoming *in);
+/* The same from the bytes of such a message (borrowed; *in points into them). */
+int tr_http_incoming_decode_bytes(const void *data, size_t len, tr_http_incoming *in);
 /* A header's value by name (case-insensitive) or NULL; *len its length. */
 const char *tr_http_incoming_header(const tr_http_incoming *in, const char *name, size_t *len);
 /* Answers from inside an actor (ctx) by a message to the gateway. */

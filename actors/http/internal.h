@@ -139,7 +139,6 @@ int tr_http_auth_check(const tr_http_server *srv, const tr_http_request *req, ch
  * caller's); decoding from raw bytes (borrowed, as tr_http_incoming_decode) */
 int tr_http_request_encode(tr_pack *pk, tr_http_rid rid, tr_ref gateway,
                            const tr_http_request *req);
-int tr_http_incoming_decode_bytes(const void *data, size_t len, tr_http_incoming *in);
 
 /* gateway.c */
 int tr_http_gateway_start(tr_http_server *srv);

@@ -647,6 +647,43 @@ static int on_subscribe(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack
   return rc < 0 ? rc : dispatch(ctx, s);
 }
 
+/* TR_JOB_LOCK and TR_JOB_GET: one job by id. A lock takes an available
+ * job, or renews the lock of the worker that holds it. */
+static int on_one(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *map) {
+  const char *id;
+  size_t n;
+  char worker[64] = "";
+  uint32_t lock_ms = 0;
+  if (tr_unpack_find_str(map, "id", &id, &n) < 0 ||
+      (m->type == TR_JOB_LOCK &&
+       (str_arg(map, "worker", worker, sizeof worker) || !worker[0] ||
+        u32_arg(map, "lock_ms", 0, MAX_LOCK_MS, &lock_ms) || !lock_ms)))
+    return reply_err(ctx, s, m, TR_EINVAL, "id%s are required",
+                     m->type == TR_JOB_LOCK ? ", worker and lock_ms > 0" : "");
+  jq_job *j = jq_find(&s->q, id, n);
+  if (j && !jq_visible(j)) j = NULL;
+  if (!j) return reply_err(ctx, s, m, TR_ENOENT, "External task does not exist%s", NULL);
+  uint64_t now = wall_ms();
+  int rc = 0;
+  if (m->type == TR_JOB_LOCK) {
+    int mine = j->state == J_LOCKED && !strcmp(j->worker, worker);
+    if (j->state == J_INCIDENT || (!mine && !jq_available(j, now)))
+      return reply_err(ctx, s, m, TR_EPERM, "External task %s cannot be locked now", j->id);
+    rc = ev_lock(ctx, s, j, worker, now + lock_ms, 0);
+  }
+  tr_pack pk = TR_PACK_INIT;
+  tr_pack_map(&pk, m->type == TR_JOB_GET ? 2 : 1);
+  tr_pack_str(&pk, "ok");
+  tr_pack_bool(&pk, 1);
+  if (m->type == TR_JOB_GET) {
+    tr_pack_str(&pk, "job");
+    jq_pack_job(&pk, &s->q, j, now);
+  }
+  if (rc == 0) rc = reply_ok(ctx, s, m, &pk);
+  tr_pack_free(&pk);
+  return rc;
+}
+
 static int on_list(tr_ctx *ctx, qstate *s, const tr_msg *m) {
   uint64_t now = wall_ms();
   tr_pack pk = TR_PACK_INIT;
@@ -707,7 +744,8 @@ static int q_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
       rc = resend_notes(ctx, s);
     }
     if (rc == 0) rc = dispatch(ctx, s);
-  } else if ((m->type >= TR_JOB_CREATE && m->type <= TR_JOB_LIST) || m->type == TR_JOB_ACK) {
+  } else if ((m->type >= TR_JOB_CREATE && m->type <= TR_JOB_LIST) || m->type == TR_JOB_ACK ||
+             m->type == TR_JOB_LOCK || m->type == TR_JOB_GET) {
     tr_unpack map;
     uint32_t n;
     tr_unpack_init(&map, m->data, m->len);
@@ -726,6 +764,8 @@ static int q_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     case TR_JOB_SET_RETRIES: rc = on_admin(ctx, s, m, &map); break;
     case TR_JOB_SUBSCRIBE:
     case TR_JOB_UNSUBSCRIBE: rc = on_subscribe(ctx, s, m, &map); break;
+    case TR_JOB_LOCK:
+    case TR_JOB_GET: rc = on_one(ctx, s, m, &map); break;
     default: rc = on_list(ctx, s, m); break;
     }
   } else if (m->flags & TR_MSG_F_ASK) {

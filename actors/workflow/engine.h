@@ -28,7 +28,8 @@
 #define TR_WF_KIND "wf"
 
 enum {
-  /* {key, vars?: map, bk?} -> {id, definition, version} once started durably */
+  /* {key, vars?: map, bk?, version?: int (default: the latest)} ->
+   * {id, definition, version} once started durably */
   TR_WF_START = 0x57460101,
   /* {} -> {id, definition, key, version, bk, state: "running"|"completed"|
    * "failed", vars: map, at: [element ids with a token], error} */

@@ -600,10 +600,14 @@ static int inst_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
       s->vars = chk.data;
       s->vlen = chk.len;
     }
+    int64_t version = 0; /* optional: a given version (start by definition id) */
+    int vrc = tr_unpack_find_int(&u, "version", &version);
+    if ((vrc < 0 && vrc != TR_ENOENT) || version < 0 || version > UINT32_MAX)
+      return reply_err(ctx, m->sender, m->corr, TR_EINVAL, "version must be a positive integer");
     s->starting = 1;
     s->starter = m->sender;
     s->starter_corr = m->corr;
-    rc = load(ctx, s, 0);
+    rc = load(ctx, s, (uint32_t)version);
   } else if (m->flags & TR_MSG_F_ASK) {
     return reply_err(ctx, m->sender, m->corr, TR_ENOTSUP, "not an instance request");
   }

@@ -305,8 +305,9 @@ static const tr_persistent repo_b = {
     .apply = repo_apply};
 
 int tr_wf_repo_register(tr_system *sys, uint32_t roles) {
-  return tr_kind_register(sys, &(tr_kind){.name = TR_WF_DEF_KIND, .persistent = &repo_b,
-                                          .roles = roles});
+  int rc = tr_kind_register(sys, &(tr_kind){.name = TR_WF_DEF_KIND, .persistent = &repo_b,
+                                             .roles = roles});
+  return rc < 0 ? rc : tr_wf_catalog_register(sys, roles);
 }
 
 int tr_wf_def_id_key(const char *id, char *buf, size_t cap) {
@@ -323,6 +324,23 @@ int tr_wf_def_id_key(const char *id, char *buf, size_t cap) {
 static int ends_with(const char *s, const char *suffix) {
   size_t a = strlen(s), b = strlen(suffix);
   return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Lists key in the catalog (answered once durable). */
+static int catalog_add(tr_system *sys, const char *key) {
+  uint8_t buf[300];
+  tr_pack pk;
+  tr_pack_init_fixed(&pk, buf, sizeof buf);
+  tr_pack_map(&pk, 1);
+  tr_pack_kv_str(&pk, "key", key);
+  tr_msg *r = NULL;
+  int rc = pk.err ? pk.err
+                  : tr_system_virtual_ask(sys, TR_WF_CAT_NAME, TR_WF_CAT_ADD, pk.data, pk.len,
+                                          30000, &r);
+  if (rc < 0) return rc;
+  rc = tr_reply_status(r->data, r->len);
+  tr_msg_free(r);
+  return rc;
 }
 
 int tr_wf_deploy(tr_system *sys, const char *resource, const void *source, size_t len,
@@ -383,6 +401,7 @@ int tr_wf_deploy(tr_system *sys, const char *resource, const void *source, size_
     }
     if (ok) done++;
     tr_msg_free(r);
+    if (ok) rc = catalog_add(sys, p->id);
   }
   tr_wf_model_free(model);
   if (rc < 0) return rc;

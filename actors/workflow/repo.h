@@ -31,12 +31,21 @@ enum {
   TR_WF_DEF_GET,
   /* {} -> {versions: [definition without source, ...]} oldest first */
   TR_WF_DEF_LIST,
-  TR_WF_DEF_REPLY
+  TR_WF_DEF_REPLY,
+  /* to wfcat/keys (catalog.c): {key} -> {ok} once durable; {} -> {keys: [..]}
+   * in the order first deployed */
+  TR_WF_CAT_ADD,
+  TR_WF_CAT_LIST
 };
 /* These values are stored and travel between nodes: they never change. */
 
-/* Registers the kind (hosted by nodes with roles; 0 = any). */
+/* Registers the kinds wfdef and wfcat (hosted by nodes with roles; 0 = any). */
 int tr_wf_repo_register(tr_system *sys, uint32_t roles);
+
+/* The catalog of keys: every key deployed, "wfcat/keys". */
+#define TR_WF_CAT_KIND "wfcat"
+#define TR_WF_CAT_NAME "wfcat/keys"
+int tr_wf_catalog_register(tr_system *sys, uint32_t roles);
 
 /* One deployed definition, as tr_wf_deploy reports it. */
 typedef struct tr_wf_deployed {

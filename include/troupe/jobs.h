@@ -69,7 +69,12 @@ enum {
    * the queue keeps the note and sends it again after a restart and every
    * 30 s, so a creator hears of every outcome at least once (and must take
    * a repeated one as the same). An ask is answered {ok}. */
-  TR_JOB_ACK
+  TR_JOB_ACK,
+  /* {id, worker, lock_ms} -> {ok}: locks one job by id (Camunda's
+   * external-task lock); TR_EPERM when another worker holds it */
+  TR_JOB_LOCK,
+  /* {id} -> {ok, job}: one job that is not finished, else TR_ENOENT */
+  TR_JOB_GET
 };
 /* The values above are stored in journals and travel between nodes: they
  * never change; new ones go at the end. */

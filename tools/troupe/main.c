@@ -20,6 +20,7 @@
 #include "cluster/identity.h"
 #include "actors/workflow/engine.h"
 #include "actors/workflow/repo.h"
+#include "actors/camunda/camunda.h"
 #include "actors/http/http.h"
 #include "config.h"
 #include "troupe/troupe.h"
@@ -68,6 +69,10 @@ static int http_start(tr_system *sys, const tr_node_config *c, char *bodies[2],
                    bodies[0]);
   tr_http_route_fn(srv, "GET", "/readyz", TR_HTTP_ROUTE_EXACT | TR_HTTP_ROUTE_PUBLIC, probe,
                    bodies[1]);
+  if ((rc = tr_camunda_start(sys, srv)) < 0) {
+    tr_http_free(srv);
+    return rc;
+  }
   if ((rc = tr_http_start(srv)) < 0) {
     tr_http_free(srv);
     return rc;
