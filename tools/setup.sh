@@ -17,7 +17,7 @@ PACKAGES=(
   gcc g++ make cmake pkg-config clang
   libuv1-dev libnng-dev libmsgpack-dev liblmdb-dev libsodium-dev
   libhttp-parser-dev libwslay-dev libcurl4-openssl-dev libjansson-dev
-  libexpat1-dev libyaml-dev libcmocka-dev
+  libexpat1-dev libyaml-dev libcmocka-dev curl
 )
 
 log() { echo "[setup] $*" >&2; }

@@ -111,6 +111,24 @@ static int headers(const char *h, size_t hl, tr_mp_part *p) {
   return disposition && p->name && p->name_len ? 0 : TR_EPROTO;
 }
 
+/* Whether p (just after a delimiter) ends the delimiter's line: "--", or
+ * optional spaces and CRLF. Anything else means the bytes were data. */
+static int delim_ends(const uint8_t *p, const uint8_t *end) {
+  if (end - p >= 2 && p[0] == '-' && p[1] == '-') return 1;
+  while (p < end && (*p == ' ' || *p == '\t')) p++;
+  return end - p >= 2 && p[0] == '\r' && p[1] == '\n';
+}
+
+/* The next real delimiter in [p, end), or NULL. */
+static const uint8_t *next_delim(const uint8_t *p, const uint8_t *end, const uint8_t *delim,
+                                 size_t dl) {
+  for (;;) {
+    const uint8_t *d = find(p, (size_t)(end - p), delim, dl);
+    if (!d || delim_ends(d + dl, end)) return d;
+    p = d + 1;
+  }
+}
+
 int tr_mp_parse(const uint8_t *body, size_t len, const char *boundary, size_t b_len,
                 tr_mp_part *parts, size_t max, size_t *n) {
   if ((!body && len) || !boundary || !b_len || b_len > 70 || !n || (max && !parts))
@@ -122,10 +140,13 @@ int tr_mp_parse(const uint8_t *body, size_t len, const char *boundary, size_t b_
   size_t dl = b_len + 4;
   /* the first delimiter may open the body without the CRLF */
   const uint8_t *p;
-  if (len >= dl - 2 && !memcmp(body, delim + 2, dl - 2)) p = body + dl - 2;
-  else if ((p = find(body, len, delim, dl))) p += dl;
-  else return TR_EPROTO;
   const uint8_t *end = body + len;
+  if (len >= dl - 2 && !memcmp(body, delim + 2, dl - 2) && delim_ends(body + dl - 2, end))
+    p = body + dl - 2;
+  else if ((p = next_delim(body, end, delim, dl)))
+    p += dl;
+  else
+    return TR_EPROTO;
   for (;;) {
     /* after a delimiter: "--" ends the body, CRLF starts a part */
     if (end - p >= 2 && p[0] == '-' && p[1] == '-') return 0;
@@ -143,7 +164,7 @@ int tr_mp_parse(const uint8_t *body, size_t len, const char *boundary, size_t b_
       data = hend + 4;
     }
     if (hl > HEADERS_MAX) return TR_EPROTO;
-    const uint8_t *next = find(data, (size_t)(end - data), delim, dl);
+    const uint8_t *next = next_delim(data, end, delim, dl);
     if (!next) return TR_EPROTO;
     if (*n == max) return TR_ETOOBIG;
     tr_mp_part *part = &parts[*n];
