@@ -270,7 +270,9 @@ static int repo_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     if (rc < 0 && rc != TR_ENOENT) return reply_err(ctx, m, TR_EINVAL, "version must be an integer");
     if (!s->n || version < 1 || version > (int64_t)s->n)
       return reply_err(ctx, m, TR_ENOENT, "no such process definition version");
-    return reply_def(ctx, m, s, &s->v[version - 1], 1, -1);
+    int with_source = 1; /* {source: false}: the caller has the model cached (mcache.h) */
+    tr_unpack_find_bool(&map, "source", &with_source);
+    return reply_def(ctx, m, s, &s->v[version - 1], with_source, -1);
   }
   /* TR_WF_DEF_LIST */
   tr_pack pk = TR_PACK_INIT;

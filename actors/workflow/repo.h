@@ -26,8 +26,9 @@ enum {
    * {id, key, version, new: bool}. With dedupe, the same source as the
    * latest version returns that version (Camunda's duplicate filtering). */
   TR_WF_DEF_ADD = 0x57460001,
-  /* {version?: int (default: latest)} -> a definition:
-   * {id, key, version, deployment, resource, name, source: bin, time} */
+  /* {version?: int (default: latest), source?: bool (default true)} -> a
+   * definition: {id, key, version, deployment, resource, name, source: bin
+   * (unless source: false), time} */
   TR_WF_DEF_GET,
   /* {} -> {versions: [definition without source, ...]} oldest first */
   TR_WF_DEF_LIST,
