@@ -54,3 +54,8 @@ foreach(t bpmn wfyaml expr)
     target_link_libraries(fuzz_${t} PRIVATE troupe_deps PkgConfig::EXPAT PkgConfig::WFYAML)
   endif()
 endforeach()
+
+# the shared model cache (actors/workflow/mcache.c)
+add_executable(test_mcache ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_mcache.c)
+target_link_libraries(test_mcache PRIVATE troupe_workflow_engine PkgConfig::CMOCKA)
+add_test(NAME unit.mcache COMMAND test_mcache)
