@@ -229,7 +229,9 @@ static int on_started(tr_ctx *ctx, hstate *s, const tr_msg *m, const tr_unpack *
       start < 0)
     return idx_reply_err(ctx, &s->out, m, TR_EINVAL,
                          "started needs pi; def, key, bk are strings, version and start integers");
-  if (idx_map_get(&s->by_pi, pi, pl)) return idx_reply_ok(ctx, &s->out, m); /* again */
+  rec *r = idx_map_get(&s->by_pi, pi, pl);
+  /* again: the same; but a record an end made (its start lost) learns it */
+  if (r && (r->start || (r->def && r->def[0]))) return idx_reply_ok(ctx, &s->out, m);
   tr_pack ev = TR_PACK_INIT;
   tr_pack_array(&ev, 7);
   tr_pack_uint(&ev, EV_STARTED);

@@ -713,6 +713,11 @@ static void test_history(void **st) {
   assert_int_equal(HN(TR_WFH_ENDED, "{\"pi\":\"lone\",\"state\":\"terminated\",\"end\":5}"), 0);
   assert_int_equal(H(TR_WFH_GET, "{\"pi\":\"lone\"}", out), 0);
   assert_non_null(strstr(out, "\"state\":\"terminated\""));
+  assert_int_equal(HN(TR_WFH_STARTED, "{\"pi\":\"lone\",\"def\":\"order:2:y\",\"start\":3}"), 0);
+  assert_int_equal(H(TR_WFH_GET, "{\"pi\":\"lone\"}", out), 0);
+  assert_non_null(strstr(out, "\"state\":\"terminated\""));
+  assert_non_null(strstr(out, "\"def\":\"order:2:y\""));
+  assert_non_null(strstr(out, "\"start\":3"));
   /* bad requests */
   const char *bad[] = {"{\"state\":\"sleeping\"}", "{\"max\":-1}", "{\"max\":100000}",
                        "{\"first\":\"1\"}", "{\"bk\":2}", "{\"started_after\":\"x\"}"};
