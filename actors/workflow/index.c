@@ -39,3 +39,11 @@ int tr_wf_idx_reply_status(const tr_msg *reply, tr_unpack *body) {
   if (reply->type == TR_MSG_TIMEOUT) return TR_ETIMEDOUT;
   return reply->type == TR_WF_IDX_REPLY ? tr_reply_status(reply->data, reply->len) : TR_EPROTO;
 }
+
+int tr_wf_index_ask(tr_ctx *ctx, const char *kind, const char *key, uint32_t type,
+                    const void *data, size_t len, uint32_t timeout_ms, uint64_t *corr) {
+  char name[TR_VIRTUAL_NAME_MAX + 1];
+  if (!ctx || (len && !data)) return TR_EINVAL;
+  int rc = tr_wf_index_name(kind, key, name, sizeof name);
+  return rc < 0 ? rc : tr_virtual_ask(ctx, name, type, data, len, timeout_ms, corr);
+}

@@ -159,6 +159,13 @@ enum {
 void tr_wf_hist_keep_set(size_t n);
 size_t tr_wf_hist_keep(void);
 
+/* Asks <kind>/<key> (tr_wf_index_name) from inside an actor: data[0..len)
+ * (a msgpack map, copied) as request type; the answer arrives as
+ * TR_WF_IDX_REPLY (or TR_MSG_TIMEOUT) with *corr. For the REST layer and
+ * the instances: every request is an ask, nothing here blocks. */
+int tr_wf_index_ask(tr_ctx *ctx, const char *kind, const char *key, uint32_t type,
+                    const void *data, size_t len, uint32_t timeout_ms, uint64_t *corr);
+
 /* Decodes an index's answer (TR_WF_IDX_REPLY): 0 if ok, else its code;
  * TR_ETIMEDOUT for a TR_MSG_TIMEOUT, TR_EPROTO for anything else. *body
  * (optional) gets a cursor over the reply map, borrowed from reply. */

@@ -110,6 +110,30 @@ static int ev_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
 }
 static const tr_behavior ev_b = {.name = "ev", .receive = ev_receive};
 
+/* an actor that asks an index, as the REST layer will: the answer's status
+ * lands in g_asked (1 + its code, so 0 means "not yet") */
+static _Atomic int64_t g_asked;
+static int asker_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
+  (void)st;
+  if (m->flags & TR_MSG_F_REPLY || m->type == TR_MSG_TIMEOUT) {
+    tr_unpack body, tasks;
+    uint32_t n = 0;
+    int rc = tr_wf_idx_reply_status(m, &body);
+    if (rc == 0 && (tr_unpack_find(&body, "tasks", &tasks) < 0 || tr_unpack_array(&tasks, &n) < 0))
+      rc = TR_EPROTO;
+    atomic_store(&g_asked, rc == 0 ? 100 + (int64_t)n : 1 + rc);
+  } else if (m->type == 1) {
+    uint8_t req[] = {0x80}; /* {} */
+    uint64_t corr;
+    /* a kind that is not an index is refused; then the real ask */
+    if (tr_wf_index_ask(ctx, "nokind", "order", TR_WFT_LIST, req, 1, 10000, &corr) != TR_EINVAL ||
+        tr_wf_index_ask(ctx, TR_WF_TASK_KIND, "order", TR_WFT_LIST, req, 1, 10000, &corr) < 0)
+      atomic_store(&g_asked, 2); /* never an answer's value */
+  }
+  return 0;
+}
+static const tr_behavior asker_b = {.name = "asker", .receive = asker_receive};
+
 /* ------------------------------------------------------------ helpers */
 
 static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *ftw) {
@@ -124,6 +148,7 @@ static void start(void) {
   assert_int_equal(tr_wf_repo_register(g_sys, 0), 0);
   assert_int_equal(tr_kind_register(g_sys, &(tr_kind){.name = "wf", .behavior = &fake_b}), 0);
   assert_int_equal(tr_kind_register(g_sys, &(tr_kind){.name = "ev", .behavior = &ev_b}), 0);
+  assert_int_equal(tr_kind_register(g_sys, &(tr_kind){.name = "asker", .behavior = &asker_b}), 0);
 }
 
 static int setup(void **st) {
@@ -202,6 +227,9 @@ static void test_tasks(void **st) {
                    0);
   assert_int_equal(TN(TR_WFT_CREATE, "{\"id\":\"p1:1\",\"pi\":\"p1\"}"), 0); /* again: ok */
   assert_int_equal(TN(TR_WFT_CREATE, "{\"id\":\"p2:1\",\"pi\":\"p2\",\"assignee\":\"john\"}"), 0);
+  atomic_store(&g_asked, 0); /* from inside an actor */
+  assert_int_equal(tr_system_virtual_send(g_sys, "asker/1", 1, NULL, 0), 0);
+  assert_int_equal(t_wait_ge(&g_asked, 1), 102);
   assert_int_equal(T(TR_WFT_LIST, "{}", out), 0);
   assert_int_equal(count(out, "\"id\":\"p"), 2);
   assert_true(strstr(out, "p1:1") < strstr(out, "p2:1")); /* creation order */
