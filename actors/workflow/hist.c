@@ -168,6 +168,7 @@ static int apply_ended(hstate *s, tr_unpack *u) {
     return err;
   }
   memcpy(copy, acts, al);
+  free(r->acts), free(r->error); /* a restored running record has empty ones */
   r->acts = copy;
   r->acts_len = al;
   r->error = error;
