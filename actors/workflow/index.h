@@ -60,8 +60,10 @@ enum {
                                  id, pi; defaults: strings "", lists [], due and
                                  follow_up nil, priority 50, created now, vars {},
                                  fields []; key is always the actor's key */
-  TR_WFT_LIST,                /* {assignee?, candidate_user?, candidate_group?, pi?,
-                                 act?, unassigned?: bool, bk?} -> {ok, tasks: [task]} in
+  TR_WFT_LIST,                /* {assignee?, candidate_user?, candidate_group?,
+                                 candidate_groups?: [str], include_assigned?: bool,
+                                 pi?, act?, unassigned?: bool, bk?} -> {ok, tasks:
+                                 [task]} in
                                  creation order; every given filter must hold;
                                  candidate_user / _group also match tasks assigned to
                                  nobody whose candidates name them. Decided here:
@@ -89,7 +91,9 @@ enum {
    * (the instance's variables when it subscribed, for correlation keys)}, or
    * a message start event {start: definition key} registered by a
    * deployment. */
-  TR_WFM_SUBSCRIBE = 0x57460301, /* {id, pi, key, bk, corr?} -> {ok}; idempotent */
+  TR_WFM_SUBSCRIBE = 0x57460301, /* {id, pi, key, bk, corr?} -> {ok}; idempotent
+                                    (key, bk default ""; an id already correlated
+                                    or canceled answers ok and stays out) */
   TR_WFM_CANCEL,                 /* {id} -> {ok}; idempotent */
   TR_WFM_START_ADD,              /* {key} -> {ok}: the latest version of key has a
                                     message start event of this name (tr_wf_deploy
@@ -174,8 +178,9 @@ int tr_wf_idx_reply_status(const tr_msg *reply, tr_unpack *body);
 /* Registers the three kinds (hosted by nodes with roles; 0 = any). */
 int tr_wf_index_register(tr_system *sys, uint32_t roles);
 
-/* The index actors' names: "<kind>/<key or message name>" into buf.
- * TR_EINVAL when the key does not make a valid virtual name. */
+/* The index actors' names: "<kind>/<key or message name>" into buf
+ * (the caller's, cap bytes). TR_EINVAL when kind is not one of the three
+ * or the key does not make a valid virtual name (or does not fit). */
 int tr_wf_index_name(const char *kind, const char *key, char *buf, size_t cap);
 
 /* ---- engine events ----
@@ -188,7 +193,8 @@ int tr_wf_index_name(const char *kind, const char *key, char *buf, size_t cap);
  * caller (a lost event is counted). */
 void tr_wf_emit(tr_ctx *ctx, const char *type, const void *data, size_t len);
 /* Where events go: a virtual name ("events/engine") or "" for nowhere
- * (copied). One per process, whatever sys: the engine's kinds are too. */
+ * (copied; an invalid name is nowhere). One per process, whatever sys:
+ * the engine's kinds are too. */
 void tr_wf_emit_target(tr_system *sys, const char *name);
 /* Events emitted, and of those the ones that could not be sent (no ctx, no
  * such kind, no memory). Who emits what: the task index emits
