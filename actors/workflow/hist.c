@@ -74,6 +74,7 @@ static void drop(hstate *s, rec *r) {
   rec_free(r);
 }
 
+/* The string at the cursor as a new heap copy (the caller's to free). */
 static char *dup_str(tr_unpack *u, int *err) {
   const char *p;
   size_t n;
@@ -178,6 +179,7 @@ static int apply_ended(hstate *s, tr_unpack *u) {
   return 0;
 }
 
+/* Applies one event (ev borrowed); TR_ECORRUPT for one that does not fit. */
 static int apply(hstate *s, const void *ev, size_t len) {
   tr_unpack u;
   tr_unpack_init(&u, ev, len);
@@ -190,12 +192,14 @@ static int apply(hstate *s, const void *ev, size_t len) {
   return TR_ECORRUPT;
 }
 
+/* Appends the event in pk (the caller's) and applies it. */
 static int record(tr_ctx *ctx, hstate *s, tr_pack *pk) {
   if (pk->err) return pk->err;
   int rc = tr_persist_append(ctx, pk->data, pk->len, NULL);
   return rc < 0 ? rc : apply(s, pk->data, pk->len);
 }
 
+/* Appends the record as LIST and GET show it to the caller's pk. */
 static int pack_rec(tr_pack *pk, const rec *r) {
   tr_pack_map(pk, 10);
   tr_pack_kv_str(pk, "pi", r->pi);

@@ -75,6 +75,7 @@ static void unlink_sub(mstate *s, sub *b) {
   sub_free(b);
 }
 
+/* A subscription map at the cursor (borrowed): the set keeps a copy. */
 static int apply_sub(mstate *s, tr_unpack *u) {
   const void *raw;
   size_t len;
@@ -116,7 +117,7 @@ static int add_start(mstate *s, const char *key, size_t n) {
   return 0;
 }
 
-/* [4, [[id, note], ...]] */
+/* [4, [[id, note], ...]] at the cursor (borrowed; notes are copied). */
 static int apply_match(mstate *s, tr_unpack *u) {
   uint32_t k;
   if (tr_unpack_array(u, &k) < 0) return TR_ECORRUPT;
@@ -142,6 +143,7 @@ static int apply_match(mstate *s, tr_unpack *u) {
   return 0;
 }
 
+/* Applies one event (ev borrowed); TR_ECORRUPT for one that does not fit. */
 static int apply(mstate *s, const void *ev, size_t len) {
   tr_unpack u;
   tr_unpack_init(&u, ev, len);
@@ -165,6 +167,7 @@ static int apply(mstate *s, const void *ev, size_t len) {
   return TR_ECORRUPT;
 }
 
+/* Appends the event in pk (the caller's) and applies it. */
 static int record(tr_ctx *ctx, mstate *s, tr_pack *pk) {
   if (pk->err) return pk->err;
   int rc = tr_persist_append(ctx, pk->data, pk->len, NULL);
@@ -252,7 +255,8 @@ static int on_start_add(tr_ctx *ctx, mstate *s, const tr_msg *m, const tr_unpack
   return rc < 0 ? rc : idx_reply_ok(ctx, &s->out, m);
 }
 
-/* Whether every entry of the request's corr map equals the subscription's. */
+/* Whether every entry of the request's corr map (borrowed) equals the
+ * subscription's. */
 static int corr_match(const sub *b, const void *corr, size_t cl) {
   tr_unpack want, have;
   uint32_t n;
@@ -272,7 +276,8 @@ static int corr_match(const sub *b, const void *corr, size_t cl) {
   return 1;
 }
 
-/* A new instance of the latest registered key; the answer waits for it. */
+/* A new instance of the latest registered key with vars (borrowed, or
+ * NULL); the answer waits for it. */
 static int start_instance(tr_ctx *ctx, mstate *s, const tr_msg *m, const tr_unpack *req,
                           const void *vars, size_t vl) {
   const char *bk = NULL;

@@ -68,7 +68,7 @@ static int str_of(const tr_unpack *map, const char *k, const char **s, size_t *n
   return tr_unpack_find_str(map, k, s, n) < 0 ? TR_ECORRUPT : 0;
 }
 
-/* [1, map, assignee] */
+/* [1, map, assignee] at the cursor (borrowed): the task keeps copies. */
 static int apply_create(tstate *s, tr_unpack *u) {
   const void *raw;
   size_t len;
@@ -102,6 +102,7 @@ static int apply_create(tstate *s, tr_unpack *u) {
   return 0;
 }
 
+/* Applies one event (ev borrowed); TR_ECORRUPT for one that does not fit. */
 static int apply(tstate *s, const void *ev, size_t len) {
   tr_unpack u;
   tr_unpack_init(&u, ev, len);
@@ -153,13 +154,15 @@ static int apply(tstate *s, const void *ev, size_t len) {
   return TR_ECORRUPT;
 }
 
-/* Appends the event in pk and applies it. */
+/* Appends the event in pk (the caller's, copied by the journal) and
+ * applies it. */
 static int record(tr_ctx *ctx, tstate *s, tr_pack *pk) {
   if (pk->err) return pk->err;
   int rc = tr_persist_append(ctx, pk->data, pk->len, NULL);
   return rc < 0 ? rc : apply(s, pk->data, pk->len);
 }
 
+/* Appends the task as LIST and GET show it to the caller's pk. */
 static int pack_task(tr_pack *pk, const task *t) {
   tr_unpack u;
   uint32_t n;
@@ -173,7 +176,8 @@ static int pack_task(tr_pack *pk, const task *t) {
 
 /* ------------------------------------------------------------ create */
 
-/* An optional array of strings into the task map under key (default []). */
+/* An optional array of strings of the request (borrowed) into the task map
+ * in the caller's pk under key (default []). */
 static int copy_str_list(const tr_unpack *req, const char *key, tr_pack *pk) {
   const void *p;
   size_t n;
@@ -193,6 +197,7 @@ static int copy_str_list(const tr_unpack *req, const char *key, tr_pack *pk) {
   return tr_pack_raw(pk, p, n);
 }
 
+/* An optional string of the request into pk (default ""). */
 static int copy_str(const tr_unpack *req, const char *key, tr_pack *pk) {
   const char *s = "";
   size_t n = 0;
@@ -214,7 +219,8 @@ static int copy_raw(const tr_unpack *req, const char *key, int type, tr_pack *pk
   return tr_pack_nil(pk);
 }
 
-/* The task as the journal keeps it, from a creation request. */
+/* The task as the journal keeps it, from a creation request (borrowed),
+ * appended to the caller's pk; what is wrong goes to err[0..cap). */
 static int normalize(const tstate *s, const tr_unpack *req, tr_pack *pk, char *err, size_t cap) {
   const char *id, *pi;
   size_t il, pl;
@@ -294,7 +300,7 @@ static int on_create(tr_ctx *ctx, tstate *s, const tr_msg *m, const tr_unpack *r
 
 /* ------------------------------------------------------------ list */
 
-/* Whether the string array under key in the task names (s, n). */
+/* Whether the string array under key in the task names (s, n) (borrowed). */
 static int names(const task *t, const char *key, const char *s, size_t n) {
   tr_unpack map, arr;
   uint32_t k;
