@@ -445,7 +445,7 @@ static void test_task_outbox_restart(void **st) {
   atomic_store(&g_ack, 0);
   assert_int_equal(TN(TR_WFT_CREATE, "{\"id\":\"q1:1\",\"pi\":\"q1\"}"), 0);
   assert_int_equal(TN(TR_WFT_COMPLETE, "{\"id\":\"q1:1\",\"vars\":{\"a\":1}}"), 0);
-  assert_int_equal(t_wait_ge(&g_task_done, 1), 1);
+  assert_true(t_wait_ge(&g_task_done, 1) >= 1); /* more if a 30 s resend came */
   restart();
   assert_int_equal(T(TR_WFT_LIST, "{}", out), 0); /* wakes the index */
   assert_true(t_wait_ge(&g_task_done, 2) >= 2);
@@ -477,7 +477,7 @@ static void test_task_snapshot_restart(void **st) {
     snprintf(req, sizeof req, "{\"id\":\"s%d:1\"}", i);
     assert_int_equal(TN(TR_WFT_COMPLETE, req), 0);
   }
-  assert_int_equal(t_wait_ge(&g_task_done, 400), 400);
+  assert_true(t_wait_ge(&g_task_done, 400) >= 400);
   assert_int_equal(TN(TR_WFT_CLAIM, "{\"id\":\"s500:1\",\"user\":\"zed\"}"), 0);
   restart();
   assert_int_equal(T(TR_WFT_LIST, "{}", out), 0);
@@ -623,7 +623,7 @@ static void test_message_restart(void **st) {
   atomic_store(&g_ack, 0);
   assert_int_equal(MN(TR_WFM_CORRELATE, "{\"bk\":\"k500\"}"), 0); /* never acked */
   assert_int_equal(MN(TR_WFM_START_ADD, "{\"key\":\"order\"}"), 0);
-  assert_int_equal(t_wait_ge(&g_msg_deliver, 501), 501);
+  assert_true(t_wait_ge(&g_msg_deliver, 501) >= 501);
   restart();
   assert_int_equal(MN(TR_WFM_CORRELATE, "{\"bk\":\"k3\"}"), 0); /* gone: starts one */
   assert_int_equal(atomic_load(&g_starts), 1);
