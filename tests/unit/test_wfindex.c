@@ -857,6 +857,79 @@ static void test_deploy_registers_message_start(void **st) {
                    TR_ENOENT);
 }
 
+/* ------------------------------------------------------------ random requests */
+
+static const char *const fuzz_keys[] = {
+    "id", "pi", "def", "key", "act", "name", "assignee", "cand_users", "cand_groups",
+    "form_key", "due", "follow_up", "priority", "bk", "created", "vars", "fields",
+    "candidate_user", "candidate_group", "candidate_groups", "include_assigned", "unassigned",
+    "user", "corr", "all", "start_bk", "version", "start", "state", "end", "error", "acts",
+    "started_after", "started_before", "finished_after", "finished_before", "first", "max"};
+static const char *const fuzz_strs[] = {"", "a", "p1", "p1:1", "order", "running", "finished",
+                                        "completed", "x\x01y", "wf/evil"};
+
+static void fuzz_value(tr_pack *pk, int depth) {
+  switch (rnd(depth > 2 ? 7 : 9)) {
+  case 0: tr_pack_nil(pk); break;
+  case 1: tr_pack_bool(pk, rnd(2)); break;
+  case 2: tr_pack_int(pk, rnd(5) - 2); break;
+  case 3: tr_pack_uint(pk, UINT64_MAX - (uint64_t)rnd(3)); break;
+  case 4: tr_pack_double(pk, rnd(3) / 2.0); break;
+  case 5: tr_pack_str(pk, fuzz_strs[rnd(10)]); break;
+  case 6: tr_pack_bin(pk, "\x00\xff", 2); break;
+  case 7: {
+    int n = rnd(4);
+    tr_pack_array(pk, (uint32_t)n);
+    for (int i = 0; i < n; i++) fuzz_value(pk, depth + 1);
+    break;
+  }
+  default: {
+    int n = rnd(3);
+    tr_pack_map(pk, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+      if (rnd(5)) tr_pack_str(pk, fuzz_keys[rnd(38)]);
+      else tr_pack_int(pk, i);
+      fuzz_value(pk, depth + 1);
+    }
+  }
+  }
+}
+
+/* requests with fields of random types: every one answered, nothing
+ * crashes, and the indexes still work afterwards */
+static void test_random_requests(void **st) {
+  (void)st;
+  static const char *const names[] = {"wftask/order", "wfmsg/paid", "wfhist/order"};
+  static const uint32_t first[] = {TR_WFT_CREATE, TR_WFM_SUBSCRIBE, TR_WFH_STARTED};
+  static const uint32_t count_[] = {7, 4, 4};
+  for (int i = 0; i < 1500; i++) {
+    int k = rnd(3);
+    uint32_t type = rnd(12) ? first[k] + (uint32_t)rnd((int)count_[k]) : TR_WF_IDX_ACK;
+    tr_pack pk = TR_PACK_INIT;
+    int n = rnd(6);
+    tr_pack_map(&pk, (uint32_t)n);
+    for (int j = 0; j < n; j++) {
+      tr_pack_str(&pk, fuzz_keys[rnd(38)]);
+      fuzz_value(&pk, 0);
+    }
+    size_t len = pk.len;
+    if (rnd(20) == 0 && len > 1) len = (size_t)rnd((int)len); /* truncated */
+    int rc = call_raw(names[k], type, pk.data, len, NULL, 0);
+    tr_pack_free(&pk);
+    assert_true(rc == 0 || rc == TR_EINVAL || rc == TR_EPROTO || rc == TR_ENOENT ||
+                rc == TR_EEXIST || rc == TR_EBUSY || rc == TR_ENOTSUP);
+  }
+  char out[1 << 16];
+  assert_int_equal(call(TR_WF_TASK_KIND, "order", TR_WFT_LIST, "{}", out, sizeof out), 0);
+  assert_int_equal(call(TR_WF_HIST_KIND, "order", TR_WFH_LIST, "{\"max\":0}", out, sizeof out), 0);
+  assert_int_equal(MN(TR_WFM_SUBSCRIBE, "{\"id\":\"zz:1\",\"pi\":\"zz\",\"bk\":\"unique\"}"), 0);
+  assert_int_equal(MN(TR_WFM_CORRELATE, "{\"bk\":\"unique\"}"), 0);
+  restart(); /* and what they journaled replays */
+  assert_int_equal(call(TR_WF_TASK_KIND, "order", TR_WFT_LIST, "{}", out, sizeof out), 0);
+  assert_int_equal(call(TR_WF_HIST_KIND, "order", TR_WFH_LIST, "{\"max\":0}", out, sizeof out), 0);
+  assert_int_equal(MN(TR_WFM_CORRELATE, "{\"bk\":\"unique\"}"), TR_ENOENT);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_tasks, setup, teardown),
@@ -871,6 +944,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_history_retention_snapshot, setup, teardown),
       cmocka_unit_test_setup_teardown(test_events, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deploy_registers_message_start, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_random_requests, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
