@@ -28,6 +28,7 @@ const char *tr_strerror(int code) {
   case TR_ETYPE: return "wrong type";
   case TR_ERANGE: return "out of range";
   case TR_EVERSION: return "unsupported version";
+  case TR_EBUSY: return "held by someone else";
   default: return "unknown error";
   }
 }

@@ -28,6 +28,14 @@ target_compile_definitions(test_wfengine PRIVATE
 add_test(NAME unit.wfengine COMMAND test_wfengine)
 set_tests_properties(unit.wfengine PROPERTIES TIMEOUT 300)
 
+# the indexes (actors/workflow/index.h): user tasks, messages, history
+add_executable(test_wfindex ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wfindex.c)
+target_link_libraries(test_wfindex PRIVATE troupe_workflow_engine PkgConfig::CMOCKA)
+target_compile_definitions(test_wfindex PRIVATE
+  TR_WF_MODELS="${CMAKE_CURRENT_SOURCE_DIR}/workflow/models")
+add_test(NAME unit.wfindex COMMAND test_wfindex)
+set_tests_properties(unit.wfindex PROPERTIES TIMEOUT 600)
+
 add_executable(wfcheck ${CMAKE_CURRENT_SOURCE_DIR}/workflow/wfcheck.c)
 target_link_libraries(wfcheck PRIVATE troupe_workflow)
 # every good model compiles (the bad_* ones are the units' business)

@@ -106,10 +106,10 @@ static int passes(const hq *q, const tr_unpack *rec) {
     if (!found) return 0;
   }
   uint64_t start = (uint64_t)rec_int(rec, "start"), end = (uint64_t)rec_int(rec, "end");
-  if (q->started_after && start <= q->started_after) return 0;
-  if (q->started_before && start >= q->started_before) return 0;
-  if (q->finished_after && (!end || end <= q->finished_after)) return 0;
-  if (q->finished_before && (!end || end >= q->finished_before)) return 0;
+  if (q->started_after && start < q->started_after) return 0;
+  if (q->started_before && start > q->started_before) return 0;
+  if (q->finished_after && (!end || end < q->finished_after)) return 0;
+  if (q->finished_before && (!end || end > q->finished_before)) return 0;
   return 1;
 }
 
@@ -121,6 +121,8 @@ static int by_start(const void *a, const void *b) {
 
 static int list_done(tr_ctx *ctx, rq *r) {
   hq *q = r->scratch;
+  if (q->count_only) /* the indexes counted every match */
+    return rq_json(ctx, r, 200, json_pack("{s:i}", "count", r->count));
   json_t *all = r->acc ? r->acc : json_array(); /* [[start, json], ...] */
   r->acc = NULL;
   if (!all) return TR_ENOMEM;
@@ -153,7 +155,10 @@ static int list_reply(tr_ctx *ctx, rq *r, int idx, const tr_msg *msg) {
   if (tr_reply_status(msg->data, msg->len) == 0) {
     tr_unpack u, list;
     uint32_t n;
+    int64_t count = 0;
     tr_unpack_init(&u, msg->data, msg->len);
+    tr_unpack_find_int(&u, "count", &count);
+    r->count += (int)count;
     if (tr_unpack_find(&u, "instances", &list) == 0 && tr_unpack_array(&list, &n) == 0) {
       if (!r->acc) r->acc = json_array();
       for (uint32_t i = 0; i < n && r->acc; i++) {
@@ -201,12 +206,26 @@ static int list_common(tr_ctx *ctx, rq *r, int history, int count_only) {
       (rc = date_param(ctx, r, "finishedBefore", &q->finished_before)))
     return rc;
   if ((rc = rq_paging(ctx, r, &q->first, &q->max))) return rc;
+  /* the index filters and pages too: it answers at most 10,000 records,
+   * and the page of a merged list needs the first + max of each key's */
   tr_pack pk = TR_PACK_INIT;
   int nf = !history || q->finished || q->unfinished;
-  tr_pack_map(&pk, (uint32_t)(nf + !!q->bk[0] + !!q->pi[0]));
+  uint64_t tb[4] = {q->started_after, q->started_before, q->finished_after, q->finished_before};
+  static const char *const tk[4] = {"started_after", "started_before", "finished_after",
+                                    "finished_before"};
+  int64_t max = q->max < 0 || q->first + q->max > 10000 ? 10000 : q->first + q->max;
+  uint32_t nt = 0;
+  for (int i = 0; i < 4; i++) nt += tb[i] != 0;
+  tr_pack_map(&pk, (uint32_t)(1 + nf + !!q->bk[0] + !!q->pi[0]) + nt);
   if (nf) tr_pack_kv_str(&pk, "state", !history || q->unfinished ? "running" : "finished");
   if (q->bk[0]) tr_pack_kv_str(&pk, "bk", q->bk);
   if (q->pi[0]) tr_pack_kv_str(&pk, "pi", q->pi);
+  for (int i = 0; i < 4; i++)
+    if (tb[i]) {
+      tr_pack_str(&pk, tk[i]);
+      tr_pack_uint(&pk, tb[i]);
+    }
+  tr_pack_kv_int(&pk, "max", q->count_only ? 0 : max);
   if (!q->key[0]) rc = rq_fanout(ctx, r, TR_WF_HIST_KIND, TR_WFH_LIST, &pk);
   else rc = rq_ask2(ctx, r, TR_WF_HIST_KIND, q->key, TR_WFH_LIST, &pk, ASK_MS);
   tr_pack_free(&pk);

@@ -62,6 +62,7 @@ int rq_engine_error(tr_ctx *ctx, rq *r, int code, const char *text) {
   case TR_ERANGE:
   case TR_ETOOBIG: return rq_error(ctx, r, 400, "InvalidRequestException", "%s", text);
   case TR_EEXIST: return rq_error(ctx, r, 400, "RestException", "%s", text);
+  case TR_EBUSY: return rq_error(ctx, r, 409, "RestException", "%s", text);
   case TR_EPERM: return rq_error(ctx, r, 500, "RestException", "%s", text);
   case TR_ETIMEDOUT:
   case TR_ESTOPPED:

@@ -79,7 +79,13 @@ static int ask_list(tr_ctx *ctx, rq *r, const char *key) {
   }
   int rc = rq_query_bool(ctx, r, "unassigned", &un, &present);
   if (rc) return rc;
-  tr_pack_map(&pk, (uint32_t)(n + (present && un)));
+  int inc = 0, inc_present;
+  if ((rc = rq_query_bool(ctx, r, "includeAssignedTasks", &inc, &inc_present))) return rc;
+  tr_pack_map(&pk, (uint32_t)(n + (present && un) + inc));
+  if (inc) {
+    tr_pack_str(&pk, "include_assigned");
+    tr_pack_bool(&pk, 1);
+  }
   for (int i = 0; i < 6; i++)
     if (have[i]) tr_pack_kv_str(&pk, map[i][1], v[i]);
   if (present && un) {
@@ -252,7 +258,8 @@ static int one_reply(tr_ctx *ctx, rq *r, int idx, const tr_msg *msg) {
     return no_task(ctx, r);
   if (msg->type != TR_MSG_TIMEOUT && idx == 1 && r->step == OP_CLAIM &&
       (tr_reply_status(msg->data, msg->len) == TR_EPERM ||
-       tr_reply_status(msg->data, msg->len) == TR_EEXIST))
+       tr_reply_status(msg->data, msg->len) == TR_EEXIST ||
+       tr_reply_status(msg->data, msg->len) == TR_EBUSY))
     return rq_error(ctx, r, 500, "TaskAlreadyClaimedException",
                     "Task '%s' is already claimed by someone else.", r->param[0]);
   int rc = rq_check(ctx, r, msg);

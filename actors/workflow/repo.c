@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "actors/workflow/index.h"
 #include "actors/workflow/parse.h"
 
 typedef struct def {
@@ -323,6 +324,38 @@ int tr_wf_def_id_key(const char *id, char *buf, size_t cap) {
 
 /* ------------------------------------------------------------ deploying */
 
+/* Tells wfmsg/<message name> that key starts on that message, for each
+ * message start event of process p. A node without the index kind
+ * (TR_ENOENT from the send) skips it: message starts need the indexes. */
+static int register_message_starts(tr_system *sys, const tr_wf_model *model,
+                                   const tr_wf_process *p) {
+  for (int32_t i = 0; i < p->n_starts; i++) {
+    const tr_wf_element *e = &model->elements[p->starts[i]];
+    if (e->event != TR_WF_EV_MESSAGE || e->message < 0 || e->message >= model->n_messages)
+      continue;
+    const char *msg = model->messages[e->message].name;
+    char name[TR_VIRTUAL_NAME_MAX + 1];
+    if (!msg || tr_wf_index_name(TR_WF_MSG_KIND, msg, name, sizeof name) < 0) {
+      tr_log(TR_LOG_WARN, "workflow", "%s: message start without a usable name; not registered",
+             p->id); /* the definition is in; failing now would not undo it */
+      continue;
+    }
+    tr_pack pk = TR_PACK_INIT;
+    tr_pack_map(&pk, 1);
+    tr_pack_kv_str(&pk, "key", p->id);
+    tr_msg *r = NULL;
+    int rc = pk.err ? pk.err
+                    : tr_system_virtual_ask(sys, name, TR_WFM_START_ADD, pk.data, pk.len, 30000, &r);
+    tr_pack_free(&pk);
+    if (rc == TR_ENOENT) continue;
+    if (rc < 0) return rc;
+    rc = tr_reply_status(r->data, r->len);
+    tr_msg_free(r);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
 static int ends_with(const char *s, const char *suffix) {
   size_t a = strlen(s), b = strlen(suffix);
   return a >= b && !strcmp(s + a - b, suffix);
@@ -401,9 +434,12 @@ int tr_wf_deploy(tr_system *sys, const char *resource, const void *source, size_
       d->version = (uint32_t)version;
       d->is_new = is_new;
     }
-    if (ok) done++;
     tr_msg_free(r);
-    if (ok) rc = catalog_add(sys, p->id);
+    if (ok) {
+      done++;
+      rc = catalog_add(sys, p->id);
+      if (rc == 0) rc = register_message_starts(sys, model, p);
+    }
   }
   tr_wf_model_free(model);
   if (rc < 0) return rc;

@@ -35,7 +35,8 @@ enum {
   TR_ENOPROC = -19,    /* the linked or monitored actor did not exist */
   TR_ETYPE = -20,      /* value of another type than asked for */
   TR_ERANGE = -21,     /* value out of range */
-  TR_EVERSION = -22    /* unknown or newer format version */
+  TR_EVERSION = -22,   /* unknown or newer format version */
+  TR_EBUSY = -23       /* held by someone else (a claimed task) */
 };
 
 /* Exit reasons with a meaning of their own (see also negative TR_E* codes). */

@@ -19,6 +19,7 @@
 #include "cluster/console.h"
 #include "cluster/identity.h"
 #include "actors/workflow/engine.h"
+#include "actors/workflow/index.h"
 #include "actors/workflow/repo.h"
 #include "actors/camunda/camunda.h"
 #include "actors/http/http.h"
@@ -177,7 +178,8 @@ int main(int argc, char **argv) {
    * live on engine nodes */
   if ((rc = tr_jobs_register(sys, TR_ROLE_ENGINE)) < 0 ||
       (rc = tr_wf_repo_register(sys, TR_ROLE_ENGINE)) < 0 ||
-      (rc = tr_wf_engine_register(sys, TR_ROLE_ENGINE)) < 0) {
+      (rc = tr_wf_engine_register(sys, TR_ROLE_ENGINE)) < 0 ||
+      (rc = tr_wf_index_register(sys, TR_ROLE_ENGINE)) < 0) {
     tr_log(TR_LOG_ERROR, "troupe", "cannot register the platform's kinds: %s", tr_strerror(rc));
     tr_system_free(sys);
     return 1;
