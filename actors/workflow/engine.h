@@ -33,7 +33,13 @@ enum {
   /* {} -> {id, definition, key, version, bk, state: "running"|"completed"|
    * "failed", vars: map, at: [element ids with a token], error} */
   TR_WF_GET,
-  TR_WF_REPLY
+  TR_WF_REPLY,
+  /* a note from a child instance to its parent (not an ask): {id: the
+   * parent's wait id, from: "wf/<child>", vars: the child's variables,
+   * error?: the code of a BPMN error nothing in the child caught}. The
+   * parent acks with TR_WF_IDX_ACK {id} (index.h) to `from` once durable;
+   * until then the child sends it again now and then and after restarts. */
+  TR_WF_CHILD_DONE = 0x57460110
 };
 /* These values are stored and travel between nodes: they never change. */
 
