@@ -49,7 +49,7 @@ static int on_get(tr_ctx *ctx, inst *s, const tr_msg *m) {
     at += s->t[i].state != T_BOUND;
     waits += s->t[i].state == T_WAIT || s->t[i].state == T_BOUND;
   }
-  tr_pack_map(&pk, 13);
+  tr_pack_map(&pk, 14);
   tr_pack_str(&pk, "ok");
   tr_pack_bool(&pk, 1);
   tr_pack_kv_str(&pk, "id", s->id);
@@ -81,6 +81,8 @@ static int on_get(tr_ctx *ctx, inst *s, const tr_msg *m) {
   if (s->model) wf_pack_acts(&pk, s);
   else tr_pack_array(&pk, 0);
   tr_pack_kv_str(&pk, "error", s->error);
+  tr_pack_str(&pk, "history"); /* whether wfhist has the end record for good */
+  tr_pack_str(&pk, s->hist_ended_ok ? "ended" : s->hist_started_ok ? "started" : "pending");
   tr_pack_str(&pk, "parent");
   if (s->parent[0]) tr_pack_str(&pk, s->parent);
   else tr_pack_nil(&pk);

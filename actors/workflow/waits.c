@@ -139,7 +139,7 @@ static int ask_task(tr_ctx *ctx, inst *s, token *t, const tr_wf_element *e) {
   wait_id(s, t->wait, id, sizeof id);
   tr_pack pk = TR_PACK_INIT, v = TR_PACK_INIT;
   int rc = work_vars(s, t, &v);
-  tr_pack_map(&pk, 16);
+  tr_pack_map(&pk, 17);
   tr_pack_kv_str(&pk, "id", id);
   tr_pack_kv_str(&pk, "pi", s->id);
   tr_pack_kv_str(&pk, "def", s->def_id);
