@@ -66,6 +66,7 @@ typedef struct token {
   uint64_t corr;  /* the registration ask */
   uint64_t tid;   /* the tr_timer of a timer wait, 0 when none */
   int64_t due;    /* timer waits: when it fires (epoch ms) */
+  int64_t since;  /* when it began to wait (the event's time: the same on replay) */
   int32_t left;   /* cycle timers: firings left, -1 unbounded */
   uint8_t *local; /* io inputs: the activity's variables over the instance's */
   size_t llen;

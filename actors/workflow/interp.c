@@ -183,6 +183,7 @@ static int wait_on(tr_ctx *ctx, inst *s, int ti, int kind) {
   t->kind = kind;
   t->wait = ++s->next_wait; /* the same number on every replay */
   t->confirmed = 0;
+  t->since = s->now;
   if (kind == W_TIMER && waits_timer_due(s, t, &s->model->elements[t->el]) < 0)
     return wf_fail(s, "the timer has no valid value", s->model->elements[t->el].id), -1;
   waits_enter(ctx, s, ti);

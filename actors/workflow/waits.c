@@ -167,7 +167,7 @@ static int ask_task(tr_ctx *ctx, inst *s, token *t, const tr_wf_element *e) {
   attr(s, t, e->priority, buf, sizeof buf);
   tr_pack_kv_int(&pk, "priority", buf[0] ? strtoll(buf, NULL, 10) : 50); /* Camunda's default */
   tr_pack_kv_str(&pk, "bk", s->bk);
-  tr_pack_kv_int(&pk, "created", s->now); /* the event's time: the same when sent again */
+  tr_pack_kv_int(&pk, "created", t->since); /* the same when sent again */
   tr_pack_str(&pk, "vars");
   if (v.len) tr_pack_raw(&pk, v.data, v.len);
   else tr_pack_map(&pk, 0);
