@@ -108,7 +108,7 @@ static void cancel_token(tr_ctx *ctx, inst *s, int ti) {
     for (int i = 0; i < s->nt; i++)
       if (s->t[i].scope == id && s->t[i].state != T_GONE) cancel_token(ctx, s, i);
   drop_boundaries(ctx, s, id);
-  if (s->t[ti].state == T_WAIT) waits_cancel(ctx, s, ti);
+  if (s->t[ti].state == T_WAIT || s->t[ti].state == T_BOUND) waits_cancel(ctx, s, ti);
   gone(s, ti, 1);
 }
 

@@ -2,7 +2,8 @@
  * in wftask/<key> with evaluated attributes, completed by a note that is
  * acked once durable, a repeated note taken as the same), messages (receive
  * tasks, catch events, a message start event), timers (a catch event,
- * interrupting and non-interrupting cycle boundary events), history
+ * interrupting and non-interrupting cycle boundary events), a message
+ * boundary event (either way round), history
  * records, and a restart in the middle of three waits: the timer is armed
  * again, the task and the subscription are sent again under the same ids,
  * and nothing happens twice. The index kinds are fakes (wf_fakes.h). */
@@ -11,8 +12,8 @@
 static int setup(void **st) {
   if (setup_sys(st) < 0) return -1;
   const char *files[] = {"usertask.bpmn", "message.bpmn", "timer.bpmn", "boundary_timer.bpmn",
-                         "restart.bpmn"};
-  for (int i = 0; i < 5; i++)
+                         "restart.bpmn", "boundary_message.bpmn"};
+  for (int i = 0; i < 6; i++)
     if (deploy(files[i]) < 1) return -1;
   return 0;
 }
@@ -124,6 +125,29 @@ static void test_boundary_timer_cycle(void **st) {
   assert_int_equal(flog_count(TR_WFT_CANCEL, pi, NULL, NULL, 0), 0);
 }
 
+static void test_boundary_message(void **st) {
+  (void)st;
+  char pi[64], task[128], sub[128], pat[200];
+  /* the message comes: the task is cancelled */
+  start_json("bm", "{}", pi);
+  task_id(pi, "Work", task, sizeof task);
+  sub_id(pi, "Cancel", sub, sizeof sub);
+  deliver(pi, "Cancel", sub, "{\"why\":\"no\"}");
+  snprintf(pat, sizeof pat, "\"id\":\"%s\"", task);
+  assert_int_equal(flog_wait(TR_WFT_CANCEL, pat, NULL, 1, NULL, 0), 1);
+  wait_state(pi, "completed");
+  wait_get(pi, "\"act\":\"EndCancelled\"", NULL);
+  /* the task is done first: the subscription is cancelled */
+  start_json("bm", "{}", pi);
+  task_id(pi, "Work", task, sizeof task);
+  sub_id(pi, "Cancel", sub, sizeof sub);
+  complete_task(pi, "bm", task, NULL);
+  snprintf(pat, sizeof pat, "\"id\":\"%s\"", sub);
+  assert_int_equal(flog_wait(TR_WFM_CANCEL, pat, NULL, 1, NULL, 0), 1);
+  wait_state(pi, "completed");
+  wait_get(pi, "\"act\":\"Done\"", "\"act\":\"EndCancelled\"");
+}
+
 static void test_restart_mid_waits(void **st) {
   (void)st;
   char pi[64], tid[128], mid[128], json[4096];
@@ -174,6 +198,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_timer_catch, setup, teardown_sys),
       cmocka_unit_test_setup_teardown(test_boundary_timer_interrupting, setup, teardown_sys),
       cmocka_unit_test_setup_teardown(test_boundary_timer_cycle, setup, teardown_sys),
+      cmocka_unit_test_setup_teardown(test_boundary_message, setup, teardown_sys),
       cmocka_unit_test_setup_teardown(test_restart_mid_waits, setup, teardown_sys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
