@@ -196,12 +196,14 @@ static int message_ok(inst *s, const tr_wf_element *e) {
 }
 
 /* A token enters an activity: its inputs, its own wait (kind, or none),
- * then its timer and message boundary events, each a wait of its own. */
+ * then its timer and message boundary events, each a wait of its own
+ * (unless it passes straight through: nothing could happen meanwhile). */
 static int enter(tr_ctx *ctx, inst *s, int ti, int kind) {
   const tr_wf_element *e = &s->model->elements[s->t[ti].el];
   if (e->n_inputs && io_inputs(s, &s->t[ti], e) < 0)
     return wf_fail(s, "an input mapping failed", e->id), -1;
   if (kind && wait_on(ctx, s, ti, kind) < 0) return -1;
+  if (!kind && e->type != TR_WF_SUBPROCESS) return 0;
   int host = s->t[ti].id, scope = s->t[ti].scope;
   for (int32_t i = 0; i < e->n_boundaries; i++) {
     int32_t b = e->boundaries[i];

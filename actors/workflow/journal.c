@@ -225,7 +225,7 @@ int wf_on_job_note(tr_ctx *ctx, inst *s, const tr_msg *m) {
   e.time = wf_wall_ms();
   int ti = e.wait > 0 && s->state == I_RUNNING ? wf_find_wait(s, e.wait, W_JOB) : -1;
   if (ti >= 0) {
-    waits_emit(ctx, s, "job.completed", &s->t[ti]);
+    if (e.kind == EV_JOB_DONE) waits_emit(ctx, s, "job.completed", &s->t[ti]);
     int rc = wf_journal_event(ctx, s, &e);
     if (rc < 0) return rc;
   }

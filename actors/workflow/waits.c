@@ -266,7 +266,10 @@ static void send_wait(tr_ctx *ctx, inst *s, int ti) {
   case W_TIMER: arm_timer(ctx, s, t); return;
   default: return;
   }
-  if (rc < 0) waits_retry_soon(ctx, s); /* out of reach: later */
+  if (rc == TR_EINVAL) /* a name that can never be sent to: no use retrying */
+    wf_fail(s, "what this element waits for cannot be addressed", e->id);
+  else if (rc < 0)
+    waits_retry_soon(ctx, s); /* out of reach: later */
 }
 
 void waits_enter(tr_ctx *ctx, inst *s, int ti) {
