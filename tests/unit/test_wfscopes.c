@@ -2,7 +2,8 @@
  * by boundary events (from a job, from an error end event inside an
  * embedded subprocess, from a called process), a terminate end event that
  * ends only its subprocess (cancelling the other branch's user task), call
- * activities with camunda:in / camunda:out, input/output mappings, and
+ * activities with camunda:in / camunda:out (and across a restart),
+ * input/output mappings, and
  * inclusive gateways forking and joining. Index kinds are fakes
  * (wf_fakes.h); jobs are fetched and completed as a worker would. */
 #include "wf_fakes.h"
@@ -97,6 +98,25 @@ static void test_call_activity_error(void **st) {
   wait_state(child, "terminated");
 }
 
+static void test_call_activity_restart(void **st) {
+  (void)st;
+  char pi[64], child[128], json[8192];
+  start_json("parent", "{\"x\":2}", pi);
+  snprintf(child, sizeof child, "%s-c1", pi);
+  wait_get(pi, "\"kind\":\"call\"", NULL);
+  wait_state(child, "running"); /* the child exists */
+  t_sleep_ms(20);
+  tr_system_free(g_sys); /* both wait: the parent for the child, the child for its job */
+  start();
+  state_of(pi, json, sizeof json); /* the parent asks for the child again: the same one */
+  work("childwork", "{\"result\":7}");
+  wait_state(pi, "completed");
+  wait_get(pi, "\"childResult\":7", NULL);
+  wait_get(child, "\"history\":\"ended\"", NULL);
+  assert_int_equal(ask_json("jobs/childwork", TR_JOB_LIST, "{}", json, sizeof json), 0);
+  assert_non_null(strstr(json, "\"jobs\":[]")); /* one child, one job, done */
+}
+
 static void test_io_mappings(void **st) {
   (void)st;
   char pi[64], seen[8192], json[8192];
@@ -134,6 +154,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_terminate_in_subprocess, setup, teardown_sys),
       cmocka_unit_test_setup_teardown(test_call_activity, setup, teardown_sys),
       cmocka_unit_test_setup_teardown(test_call_activity_error, setup, teardown_sys),
+      cmocka_unit_test_setup_teardown(test_call_activity_restart, setup, teardown_sys),
       cmocka_unit_test_setup_teardown(test_io_mappings, setup, teardown_sys),
       cmocka_unit_test_setup_teardown(test_inclusive, setup, teardown_sys),
   };
