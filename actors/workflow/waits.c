@@ -238,7 +238,10 @@ static int ask_child(tr_ctx *ctx, inst *s, token *t, const tr_wf_element *e) {
 }
 
 static void arm_timer(tr_ctx *ctx, inst *s, token *t) {
-  struct { int32_t wait; int64_t due; } d = {t->wait, t->due};
+  struct { int32_t wait; int64_t due; } d;
+  memset(&d, 0, sizeof d); /* no stray padding bytes in the timer's copy */
+  d.wait = t->wait;
+  d.due = t->due;
   int64_t delay = t->due - wf_wall_ms(); /* overdue (after a recovery): at once */
   if (t->tid) tr_timer_cancel(ctx, t->tid);
   t->tid = 0;
