@@ -36,6 +36,18 @@ target_compile_definitions(test_wfindex PRIVATE
 add_test(NAME unit.wfindex COMMAND test_wfindex)
 set_tests_properties(unit.wfindex PROPERTIES TIMEOUT 600)
 
+# the engine's waits (user tasks, messages, timers, history, restart) and
+# scopes (errors, subprocesses, call activities, mappings, inclusive
+# gateways), against fakes of the index kinds (unit/wf_fakes.h)
+foreach(t wfwaits wfscopes)
+  add_executable(test_${t} ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_${t}.c)
+  target_link_libraries(test_${t} PRIVATE troupe_workflow_engine PkgConfig::CMOCKA)
+  target_compile_definitions(test_${t} PRIVATE
+    TR_WF_ENGINE_MODELS="${CMAKE_CURRENT_SOURCE_DIR}/workflow/engine")
+  add_test(NAME unit.${t} COMMAND test_${t})
+  set_tests_properties(unit.${t} PROPERTIES TIMEOUT 600)
+endforeach()
+
 add_executable(wfcheck ${CMAKE_CURRENT_SOURCE_DIR}/workflow/wfcheck.c)
 target_link_libraries(wfcheck PRIVATE troupe_workflow)
 # every good model compiles (the bad_* ones are the units' business)

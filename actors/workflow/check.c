@@ -287,8 +287,9 @@ static void check_element(ck *c, int32_t i) {
     if (e->n_in) ERR(l, k, id, "boundary event '%s' cannot have incoming sequence flows", id);
     if (e->event == TR_WF_EV_ERROR && !e->cancel_activity)
       ERR(l, k, id, "error boundary event '%s' must be interrupting", id);
-    if (e->event != TR_WF_EV_TIMER && e->event != TR_WF_EV_ERROR)
-      ERR(l, k, id, "boundary event '%s': only timer and error boundary events are supported", id);
+    if (e->event != TR_WF_EV_TIMER && e->event != TR_WF_EV_ERROR && e->event != TR_WF_EV_MESSAGE)
+      ERR(l, k, id, "boundary event '%s': only timer, message and error boundary events are supported",
+          id);
     if (e->n_out == 0) WARN(l, k, id, "boundary event '%s' has no outgoing sequence flow", id);
     break;
   case TR_WF_SERVICE_TASK:

@@ -285,7 +285,7 @@ static const struct {
     {"end", TR_WF_END_EVENT, {"error", "terminate"}},
     {"catch", TR_WF_CATCH_EVENT, {"message", "timer"}},
     {"throw", TR_WF_THROW_EVENT, {0}},
-    {"boundary", TR_WF_BOUNDARY_EVENT, {"attached_to", "timer", "error", "interrupting"}},
+    {"boundary", TR_WF_BOUNDARY_EVENT, {"attached_to", "timer", "message", "error", "interrupting"}},
     {"task", TR_WF_TASK, {0}},
     {"service", TR_WF_SERVICE_TASK, {"topic", "priority"}},
     {"user", TR_WF_USER_TASK, {"assignee", "candidate_users", "candidate_groups", "form_key",

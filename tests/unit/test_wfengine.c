@@ -13,6 +13,7 @@
 
 static tr_system *g_sys;
 static char g_dir[64];
+static char g_def[160]; /* the deployed definition's id */
 
 static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *ftw) {
   (void)sb, (void)f, (void)ftw;
@@ -43,6 +44,7 @@ static int setup(void **st) {
   int n = tr_wf_deploy(g_sys, "approve.bpmn", xml, len, "d1", 0, d, 2, &problems);
   if (problems) fprintf(stderr, "%s\n", problems);
   free(problems);
+  if (n == 1) snprintf(g_def, sizeof g_def, "%s", d[0].id);
   return n == 1 ? 0 : -1;
 }
 
@@ -187,12 +189,80 @@ static void test_bad_starts(void **st) {
   assert_non_null(strstr(out, "\"ok\":false"));
 }
 
+/* A journal written in the first format ([1, def, key, version, vars, bk]
+ * and [2, wait, vars], no times) by a stand-in actor under the instance's
+ * persistence id, then replayed by the engine. */
+static _Atomic int g_old_done;
+
+static int old_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
+  uint64_t *last = st;
+  if (m->type == TR_MSG_RECOVERED) {
+    uint8_t v1[64], v2[64];
+    tr_pack a, b, ev = TR_PACK_INIT;
+    tr_pack_init_fixed(&a, v1, sizeof v1);
+    tr_pack_map(&a, 1);
+    tr_pack_kv_int(&a, "amount", 500);
+    tr_pack_init_fixed(&b, v2, sizeof v2);
+    tr_pack_map(&b, 1);
+    tr_pack_kv_int(&b, "score", 99);
+    tr_pack_array(&ev, 6);
+    tr_pack_uint(&ev, 1);
+    tr_pack_str(&ev, g_def);
+    tr_pack_str(&ev, "approve");
+    tr_pack_uint(&ev, 1);
+    tr_pack_bin(&ev, a.data, a.len);
+    tr_pack_str(&ev, "old-1");
+    int rc = tr_persist_append(ctx, ev.data, ev.len, last);
+    tr_pack_reset(&ev);
+    tr_pack_array(&ev, 3);
+    tr_pack_uint(&ev, 2);
+    tr_pack_uint(&ev, 1);
+    tr_pack_bin(&ev, b.data, b.len);
+    if (rc == 0) rc = tr_persist_append(ctx, ev.data, ev.len, last);
+    tr_pack_free(&ev);
+    return rc;
+  }
+  if (m->type == TR_MSG_PERSISTED && m->corr >= *last) {
+    atomic_store(&g_old_done, 1);
+    return TR_STOP;
+  }
+  return 0;
+}
+
+static int old_apply(tr_ctx *ctx, void *st, uint64_t seq, const void *ev, size_t len) {
+  (void)ctx, (void)st, (void)seq, (void)ev, (void)len;
+  return 0;
+}
+
+static void test_old_journal_replays(void **st) {
+  (void)st;
+  static const tr_persistent old_b = {
+      .base = {.name = "old-wf", .state_size = sizeof(uint64_t), .receive = old_receive},
+      .apply = old_apply};
+  tr_ref ref;
+  tr_persist_opts po = {.id = "wf/oldfmt1"};
+  assert_int_equal(tr_system_persist_spawn(g_sys, &old_b, NULL, &po, &ref), 0);
+  uint64_t end = t_now_ms() + WAIT_MS;
+  while (!atomic_load(&g_old_done) && t_now_ms() < end) t_sleep_ms(2);
+  assert_true(atomic_load(&g_old_done));
+  tr_actor_info info;
+  while (tr_system_actor_info(g_sys, ref, &info) == 0 && t_now_ms() < end) t_sleep_ms(2);
+  char out[8192], act[64];
+  state_of("oldfmt1", out, sizeof out); /* score 99: no review; Pay and Mail wait */
+  assert_non_null(strstr(out, "\"score\":99"));
+  assert_non_null(strstr(out, "\"bk\":\"old-1\""));
+  work("pay", NULL, act, sizeof act);
+  work("mail", NULL, act, sizeof act);
+  wait_state("oldfmt1", "completed");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_big_amount_goes_to_review, setup, teardown),
       cmocka_unit_test_setup_teardown(test_small_amount_skips_review, setup, teardown),
       cmocka_unit_test_setup_teardown(test_survives_restart, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_starts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_old_journal_replays, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
