@@ -4,7 +4,10 @@
 # definitions, starting instances, runtime instances and their variables,
 # external tasks through their whole life (fetch, long poll, lock, extend,
 # unlock, failure with retries, an incident and its resolution, complete
-# once), and malformed requests of every kind with Camunda's error shape.
+# once), history, user tasks (lists by assignee and candidates, claim,
+# form variables, complete), message correlation (to a waiting instance,
+# starting one, mismatches), and malformed requests of every kind with
+# Camunda's error shape.
 # Outcomes only; waits have deadlines.
 TROUPE=${1:?usage: camunda.sh path/to/troupe models-dir}
 MODELS=${2:?usage: camunda.sh path/to/troupe models-dir}
@@ -151,6 +154,77 @@ for round in $(seq 1 20); do
   [ "$c1" = 404 ] && [ "$c2" = 404 ] && break
 done
 [ "$c1" = 404 ] && [ "$c2" = 404 ] || die "the instances did not end"
+
+# ---- history of the two instances that ended
+call GET "/history/process-instance?processDefinitionKey=approve&finished=true"
+want 200 "\"id\":\"$PI\".*\"state\":\"COMPLETED\""
+call GET "/history/process-instance/count?processDefinitionKey=approve"; want 200 '^\{"count":2\}$'
+call GET "/history/process-instance/count"; want 200 '^\{"count":2\}$'
+call GET "/history/process-instance/count?unfinished=true"; want 200 '^\{"count":0\}$'
+call GET "/history/process-instance?businessKey=o-1"; want 200 "\"businessKey\":\"o-1\".*\"endTime\":\"20"
+call GET "/history/process-instance?maxResults=1&firstResult=1"
+[ "$(grep -o '"processDefinitionKey"' <<<"$BODY" | wc -l)" = 1 ] || die "one per page: $BODY"
+call GET "/history/process-instance/$PI"; want 200 '"durationInMillis":[0-9]+'
+call GET "/history/activity-instance?processInstanceId=$PI"; want 200 '"activityId":"Score".*"activityType"'
+call GET "/history/process-instance?startedAfter=yesterday"; want 400 "$ERR"
+call GET "/history/process-instance/0123456789abcdef0123456789abcdef"; want 404 "$ERR"
+
+# ---- user tasks: list by assignee and candidates, claim, form variables, complete
+deploy "$MODELS/usertask.bpmn" enable-duplicate-filtering=false; want 200 '"key":"ut"'
+call POST /process-definition/key/ut/start '{"variables":{"manager":{"value":"mary"}},"businessKey":"leave-1"}'
+want 200
+UPI=$(grep -oE '"id":"[0-9a-f]{32}"' <<<"$BODY" | cut -d'"' -f4)
+for i in $(seq 1 100); do
+  call GET "/task?processInstanceId=$UPI"; grep -q '"id"' <<<"$BODY" && break; sleep 0.1
+done
+want 200 '"name":"Approve leave","assignee":"mary".*"priority":70.*"taskDefinitionKey":"Approve"'
+TID=$(grep -oE '"id":"[0-9a-f]{32}:[0-9]+"' <<<"$BODY" | head -1 | cut -d'"' -f4)
+[ -n "$TID" ] || die "no task id: $BODY"
+call GET "/task?assignee=mary"; want 200 "\"id\":\"$TID\""
+call GET "/task?processDefinitionKey=ut&assignee=bob"; want 200 '^\[\]$'
+call GET "/task/count?processDefinitionKey=ut"; want 200 '^\{"count":1\}$'
+call GET "/task/$TID"; want 200 '"formKey":"embedded:app:forms/approve.html"'
+call GET "/task/$TID/form-variables"; want 200 '"approved":\{"type":"Boolean","value":false'
+call POST "/task/$TID/unclaim"; want 204
+call GET "/task?candidateUser=alice"; want 200 "\"id\":\"$TID\""
+call GET "/task?candidateGroup=hr&unassigned=true"; want 200 "\"id\":\"$TID\""
+call POST "/task/$TID/claim" '{"userId":"alice"}'; want 204
+call POST "/task/$TID/claim" '{"userId":"bob"}'; want 500 'TaskAlreadyClaimedException'
+call POST "/task/$TID/claim" '{}'; want 400 userId
+call POST "/task/$TID/complete" '{"variables":{"approved":{"value":"maybe","type":"Boolean"}}}'; want 400 "$ERR"
+call POST "/task/$TID/complete" '{"variables":{"approved":{"value":true,"type":"Boolean"}}}'; want 204
+call GET "/task/nocolon"; want 404 "$ERR"
+call GET "/task/0123456789abcdef0123456789abcdef:9"; want 404 "$ERR"
+for i in $(seq 1 100); do
+  call GET "/process-instance/$UPI"; [ "$CODE" = 404 ] && break; sleep 0.1
+done
+[ "$CODE" = 404 ] || die "the user task's instance did not end"
+call GET "/history/process-instance/$UPI"; want 200 '"state":"COMPLETED"'
+
+# ---- messages: correlate to a waiting instance, start one by message, mismatches
+deploy "$MODELS/message.bpmn" enable-duplicate-filtering=false; want 200 '"key":"msg"'
+call POST /process-definition/key/msg/start '{"businessKey":"ord-7"}'; want 200
+MPI=$(grep -oE '"id":"[0-9a-f]{32}"' <<<"$BODY" | cut -d'"' -f4)
+for i in $(seq 1 100); do
+  call POST /message '{"messageName":"Paid","businessKey":"ord-7","resultEnabled":true}'
+  [ "$CODE" = 200 ] && break; sleep 0.1
+done
+want 200 "\"resultType\":\"Execution\".*\"processInstanceId\":\"$MPI\""
+call POST /message '{"messageName":"Paid","businessKey":"ord-7"}'; want 400 MismatchingMessageCorrelationException
+call POST /message '{"messageName":"Order","businessKey":"ord-8","resultEnabled":true}'
+want 200 '"resultType":"ProcessDefinition"'
+for i in $(seq 1 100); do
+  call POST /message '{"messageName":"Shipped","all":true}'; [ "$CODE" = 204 ] && break; sleep 0.1
+done
+want 204
+call POST /message '{"businessKey":"x"}'; want 400 messageName
+call POST /message '{"messageName":"Paid","tenantId":"t1"}'; want 400 'not supported'
+call POST /message '{"messageName":"Paid","processVariables":{"a":{"value":1,"type":"Nope"}}}'; want 400 "$ERR"
+for i in $(seq 1 100); do
+  call GET "/process-instance/$MPI"; [ "$CODE" = 404 ] && break; sleep 0.1
+done
+[ "$CODE" = 404 ] || die "the message instance did not end"
+call GET "/process-instance?processDefinitionKey=msg"; want 200
 
 # ---- malformed requests to external tasks
 call POST /external-task/fetchAndLock '{"maxTasks":1}'; want 400 workerId
