@@ -103,7 +103,8 @@ typedef struct inst {
   char err_code[128]; /* a BPMN error that ended it (a child: for the parent) */
   uint8_t *vars;
   size_t vlen;
-  tr_wf_model *model;
+  const tr_wf_model *model; /* shared with the definition's other instances (mcache.h) */
+  int load_src;              /* ask for the source: the model is not cached */
   int32_t proc;
   token *t;
   int nt, cap, next_token, next_wait;

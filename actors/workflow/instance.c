@@ -15,6 +15,7 @@
 #include <sys/random.h>
 
 #include "actors/workflow/engine.h"
+#include "actors/workflow/mcache.h"
 #include "actors/workflow/index.h"
 #include "actors/workflow/inst.h"
 #include "actors/workflow/parse.h"
@@ -108,16 +109,24 @@ static int32_t start_event(inst *s, const tr_wf_process *p) {
   return -1;
 }
 
-/* The model is here: start the tokens, live or replaying the journal. */
-static int begin(tr_ctx *ctx, inst *s, const void *src, size_t len, int fresh) {
+/* Parses a definition's source into the shared cache; the model is held
+ * for s. */
+static int model_from_source(inst *s, const char *id, const void *src, size_t len) {
   tr_wf_problems pr = TR_WF_PROBLEMS_INIT;
+  tr_wf_model *m = NULL;
   int yaml = len && ((const char *)src)[0] != '<';
-  int rc = yaml ? tr_wf_yaml_parse(src, len, &s->model, &pr)
-                : tr_wf_bpmn_parse(src, len, &s->model, &pr);
+  int rc = yaml ? tr_wf_yaml_parse(src, len, &m, &pr) : tr_wf_bpmn_parse(src, len, &m, &pr);
   tr_wf_problems_free(&pr);
+  if (rc < 0) return rc;
+  return tr_wf_mcache_put(id, m, &s->model);
+}
+
+/* The model is here (s->model, or rc < 0 when it could not be had): start
+ * the tokens, live or replaying the journal. */
+static int begin(tr_ctx *ctx, inst *s, int rc, int fresh) {
   s->state = I_RUNNING; /* so that a failure below is recorded */
   s->now = s->start_time;
-  if (rc < 0) return wf_fail(s, "the definition no longer parses", s->def_id);
+  if (rc < 0 || !s->model) return wf_fail(s, "the definition no longer parses", s->def_id);
   const tr_wf_process *p = tr_wf_model_process(s->model, s->key);
   if (!p || p->n_starts < 1) return wf_fail(s, "no start event", s->key);
   s->proc = (int32_t)(p - s->model->processes);
@@ -140,14 +149,21 @@ static int begin(tr_ctx *ctx, inst *s, const void *src, size_t len, int fresh) {
   return 0;
 }
 
+/* Gets the definition's model: from the cache when the instance knows its
+ * definition (recovery), else from wfdef/<key> - without the source
+ * first, in case the model is cached, then with it. */
 static int load(tr_ctx *ctx, inst *s, uint32_t version) {
+  if (s->def_id[0] && !s->starting && !s->model && tr_wf_mcache_get(s->def_id, &s->model) == 0)
+    return begin(ctx, s, 0, 0);
   char name[TR_VIRTUAL_NAME_MAX + 1];
   snprintf(name, sizeof name, TR_WF_DEF_KIND "/%s", s->key);
-  uint8_t buf[32];
+  uint8_t buf[40];
   tr_pack pk;
   tr_pack_init_fixed(&pk, buf, sizeof buf);
-  tr_pack_map(&pk, version ? 1 : 0);
+  tr_pack_map(&pk, 1 + (version ? 1 : 0));
   if (version) tr_pack_kv_int(&pk, "version", version);
+  tr_pack_str(&pk, "source");
+  tr_pack_bool(&pk, s->load_src);
   s->state = I_LOADING;
   int rc = tr_virtual_ask(ctx, name, TR_WF_DEF_GET, pk.data, pk.len, 30000, &s->load_corr);
   if (rc == 0) return 0;
@@ -165,10 +181,13 @@ static int on_def(tr_ctx *ctx, inst *s, const tr_msg *m) {
   tr_unpack u, src;
   int ok = 0;
   const void *p = NULL;
-  size_t len = 0;
+  size_t len = 0, il = 0;
+  const char *id = NULL;
+  int64_t version = 0;
   tr_unpack_init(&u, m->data, m->len);
   tr_unpack_find_bool(&u, "ok", &ok);
-  if (!ok || tr_unpack_find(&u, "source", &src) < 0 || tr_unpack_bin(&src, &p, &len) < 0) {
+  int has_src = tr_unpack_find(&u, "source", &src) == 0 && tr_unpack_bin(&src, &p, &len) == 0;
+  if (!ok || tr_unpack_find_str(&u, "id", &id, &il) < 0 || il >= sizeof s->def_id) {
     if (s->starting) {
       s->starting = 0;
       s->state = I_NEW;
@@ -177,19 +196,23 @@ static int on_def(tr_ctx *ctx, inst *s, const tr_msg *m) {
     s->state = I_RUNNING;
     return wf_fail(s, "the definition cannot be read", s->key);
   }
-  if (!s->starting) return begin(ctx, s, p, len, 0);
-  /* a new instance: fix the version, journal the start, then run */
-  const char *id;
-  size_t il;
-  int64_t version = 0;
   tr_unpack_find_int(&u, "version", &version);
-  if (tr_unpack_find_str(&u, "id", &id, &il) < 0 || il >= sizeof s->def_id) return TR_EPROTO;
-  memcpy(s->def_id, id, il);
-  s->def_id[il] = 0;
+  char idz[sizeof s->def_id];
+  memcpy(idz, id, il);
+  idz[il] = 0;
+  int rc = 0;
+  if (!s->model && has_src) rc = model_from_source(s, idz, p, len);
+  if (!s->model && !has_src && tr_wf_mcache_get(idz, &s->model) < 0) {
+    s->load_src = 1; /* not cached here: this very version, with its source */
+    return load(ctx, s, (uint32_t)version);
+  }
+  if (!s->starting) return begin(ctx, s, rc, 0);
+  /* a new instance: fix the version, journal the start, then run */
+  memcpy(s->def_id, idz, il + 1);
   s->version = (uint32_t)version;
   s->start_time = wf_wall_ms();
-  int rc = wf_journal_started(ctx, s, &s->starter_seq);
-  return rc < 0 ? rc : begin(ctx, s, p, len, 1);
+  int jrc = wf_journal_started(ctx, s, &s->starter_seq);
+  return jrc < 0 ? jrc : begin(ctx, s, rc, 1);
 }
 
 static void answer_start(tr_ctx *ctx, inst *s) {
@@ -362,7 +385,7 @@ static void inst_terminate(tr_ctx *ctx, void *st, int reason) {
   (void)ctx;
   (void)reason;
   inst *s = st;
-  tr_wf_model_free(s->model);
+  tr_wf_mcache_release(s->model);
   for (int i = 0; i < s->nt; i++) free(s->t[i].local);
   free(s->vars), free(s->t), free(s->acks), free(s->acts);
   for (int i = 0; i < s->nev; i++) free(s->ev[i].vars);
