@@ -32,6 +32,7 @@
  */
 #include <ftw.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -326,6 +327,13 @@ static void *start_thread(void *p) {
 
 /* ------------------------------------------------------------ main */
 
+static double cpu_secs(void) { /* user + system of the whole process */
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
   (void)sb, (void)flag, (void)f;
   return remove(p);
@@ -410,7 +418,7 @@ int main(int argc, char **argv) {
 
   /* peak */
   g_want = n;
-  double rss0 = bench_rss_mb(), t0 = bench_now();
+  double rss0 = bench_rss_mb(), cpu0 = cpu_secs(), t0 = bench_now();
   pthread_t *th = NULL;
   _Atomic int64_t left = (int64_t)n;
   thr_arg ta = {sys, &left};
@@ -432,6 +440,7 @@ int main(int argc, char **argv) {
     for (uint32_t i = 0; i < window; i++) pthread_join(th[i], NULL);
   free(th);
   double peak = (double)n / t_peak, rss_peak = bench_rss_mb();
+  double cpu_us = (cpu_secs() - cpu0) * 1e6 / (double)n;
   uint64_t retries = atomic_load(&g_get_retries);
   if (!ok || frc < 0) {
     fprintf(stderr, "workflow: peak phase did not finish (fence: %s)\n", tr_strerror(frc));
@@ -462,10 +471,11 @@ int main(int argc, char **argv) {
   printf("peer=troupe bench=workflow workers=sdk instances=%llu window=%u starter=%s "
          "sdk_workers=%d instances_per_s=%.1f start_p50_ms=%.3f start_p99_ms=%.3f "
          "paced_per_s=%.1f peak_start_p50_ms=%.3f peak_start_p99_ms=%.3f secs=%.3f "
-         "fence_ms=%.2f get_retries=%llu errors=%llu rss_growth_mb=%.1f\n",
+         "fence_ms=%.2f get_retries=%llu errors=%llu rss_growth_mb=%.1f cpu_us_per_instance=%.1f\n",
          (unsigned long long)n, window, threads ? "threads" : "actor", nworkers, peak, p50, p99,
          lat_rate, hist_ms(&g_peak_lat, 0.5), hist_ms(&g_peak_lat, 0.99), t_peak, fence_ms,
-         (unsigned long long)retries, (unsigned long long)atomic_load(&g_errors), rss_peak - rss0);
+         (unsigned long long)retries, (unsigned long long)atomic_load(&g_errors), rss_peak - rss0,
+         cpu_us);
   fflush(stdout);
   tr_system_free(sys);
   hist_free(&g_lat);
