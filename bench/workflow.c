@@ -27,6 +27,10 @@
  * its answer (the instance durably started), while the workers keep
  * completing them.
  *
+ * Then (untimed) the node stops, a new one opens the same store, and 100
+ * instances of the peak, evenly spread, must answer TR_WF_GET "completed"
+ * from their journals: durable_checked=100 durable_completed=100.
+ *
  * Prints: peer=troupe bench=workflow workers=sdk instances=N window=W
  *   starter=.. instances_per_s=.. start_p50_ms=.. start_p99_ms=.. ...
  */
@@ -468,16 +472,40 @@ int main(int argc, char **argv) {
     p50 = hist_ms(&g_lat, 0.5);
     p99 = hist_ms(&g_lat, 0.99);
   }
+  /* untimed: the node stops, a new one opens the same store, and a sample of
+   * the peak's instances must come back completed from their journals */
+  int checked = 0, durable = 0;
+  tr_system_free(sys);
+  sys = NULL;
+  if (!threads && tr_system_new(&cfg, &sys) == 0 && tr_jobs_register(sys, 0) == 0 &&
+      tr_wf_repo_register(sys, 0) == 0 && tr_wf_engine_register(sys, 0) == 0) {
+    for (uint64_t i = 0; i < n; i += n / 100 ? n / 100 : 1, checked++) {
+      char id[40], name[TR_VIRTUAL_NAME_MAX + 1];
+      make_id(id, sizeof id, i);
+      snprintf(name, sizeof name, TR_WF_KIND "/%s", id);
+      tr_msg *r = NULL;
+      uint8_t empty = 0x80;
+      if (tr_system_virtual_ask(sys, name, TR_WF_GET, &empty, 1, 30000, &r) < 0) continue;
+      tr_unpack u;
+      const char *st;
+      size_t sl;
+      tr_unpack_init(&u, r->data, r->len);
+      if (tr_unpack_find_str(&u, "state", &st, &sl) == 0 && sl == 9 && !memcmp(st, "completed", 9))
+        durable++;
+      tr_msg_free(r);
+    }
+  }
   printf("peer=troupe bench=workflow workers=sdk instances=%llu window=%u starter=%s "
          "sdk_workers=%d instances_per_s=%.1f start_p50_ms=%.3f start_p99_ms=%.3f "
          "paced_per_s=%.1f peak_start_p50_ms=%.3f peak_start_p99_ms=%.3f secs=%.3f "
-         "fence_ms=%.2f get_retries=%llu errors=%llu rss_growth_mb=%.1f cpu_us_per_instance=%.1f\n",
+         "fence_ms=%.2f get_retries=%llu errors=%llu rss_growth_mb=%.1f cpu_us_per_instance=%.1f "
+         "durable_checked=%d durable_completed=%d\n",
          (unsigned long long)n, window, threads ? "threads" : "actor", nworkers, peak, p50, p99,
          lat_rate, hist_ms(&g_peak_lat, 0.5), hist_ms(&g_peak_lat, 0.99), t_peak, fence_ms,
          (unsigned long long)retries, (unsigned long long)atomic_load(&g_errors), rss_peak - rss0,
-         cpu_us);
+         cpu_us, checked, durable);
   fflush(stdout);
-  tr_system_free(sys);
+  if (sys) tr_system_free(sys);
   hist_free(&g_lat);
   hist_free(&g_peak_lat);
   if (argc <= 6) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
