@@ -65,40 +65,7 @@ kit_copy
 source "$KIT/kit-lib.sh"                   # install_missing build versions settle run_one medians ...
 source "$ROOT/bench/run.sh"                # troupe_cmd troupe_build troupe_run record ...
 
-# ------------------------------------------------------------ raw LMDB limit
-LMDB_PROBE="$BUILD_DIR/lmdb_probe"
-LMDB_TMP=/tmp  # the probe's mkdtemp prefix: where bench_persist/bench_recover make theirs
-lmdb_build() {
-  mkdir -p "$BUILD_DIR"
-  if [ ! -x "$LMDB_PROBE" ] || [ "$LIMITS_SRC/lmdb_probe.c" -nt "$LMDB_PROBE" ] \
-    || [ "$LIMITS_SRC/bench.h" -nt "$LMDB_PROBE" ]; then
-    say "gcc lmdb_probe.c"
-    gcc -O2 -Wall -Wextra -pthread -o "$LMDB_PROBE" "$LIMITS_SRC/lmdb_probe.c" -llmdb >&2
-  fi
-}
-lmdb_version() {
-  local deb fs
-  deb=$(dpkg-query -W -f='${Version}' liblmdb-dev 2>/dev/null || echo unknown)
-  fs=$(df -T "$LMDB_TMP" | awk 'NR == 2 { print $2 "_on_" $1 }')
-  echo "peer=lmdb bench=version deb=$deb probe=lmdb_probe.c dir=$LMDB_TMP fs=$fs limits_secs=${LIMITS_SECS:-1}"
-}
-# One probe run as one kit-format line; the batched rate first (the primary metric,
-# with _min/_max in the medians). Prints nothing, so counts as failed, without the
-# two figures the table needs (awk exits 0 then, so record sees the probe's status).
-lmdb_limits() {
-  timeout -k 10 "$TIMEOUT" "$LMDB_PROBE" "$LMDB_TMP" | awk '
-  $1 ~ /^limit=/ {
-    n = substr($1, 7)
-    for (i = 2; i <= NF; i++) if ($i ~ /^value=/) { v[n] = substr($i, 7) + 0; order[++k] = n }
-  }
-  END {
-    if (!("lmdb_put_batch1000" in v) || !("lmdb_commit_sync" in v)) exit 0
-    line = "peer=lmdb bench=limits lmdb_put_batch1000_per_s=" sprintf("%.1f", v["lmdb_put_batch1000"])
-    for (j = 1; j <= k; j++)
-      if (order[j] != "lmdb_put_batch1000") line = line " " order[j] "_per_s=" sprintf("%.1f", v[order[j]])
-    print line
-  }'
-}
+# raw LMDB limit: lmdb_build, lmdb_version, lmdb_limits are in run.sh (sourced above)
 
 # One row per benchmark and metric: its primary metric (the one with _min/_max),
 # bytes_per_actor and peak_rss_mb. Lower is better for ms, bytes and MB.

@@ -24,8 +24,22 @@
 #   RM_PAYLOADS ("64 1024 64u"; "u" = frames not encrypted, to measure sealing).
 # virtual: VA_K (100000) names activated, then VA_M (2000000) messages over VA_W
 #   (1000) active names and the same over as many refs (troupe only: no peer has it).
-# http: wrk (Debian package) for HT_SECS (5) with HT_CONNS (64) keep-alive
-#   connections, GET of a 13-byte body from a callback route.
+# http: the troupe daemon's GET /healthz beside nginx (Debian package) serving the
+#   same bytes as a static file, one after the other, with the same wrk (Debian
+#   package): HT_SECS (10) s, HT_CONNS (64) keep-alive connections, HT_WRK_THREADS
+#   (2); HT_PIN none|split|same (bench/http.sh). Lines peer=troupe and peer=nginx
+#   bench=http req_per_s=.., and bench=http_vs_nginx ratio=.. (troupe / nginx).
+# workflow: process instances/s, start -> external task -> end, sync, one run per
+#   mode in WF_MODES ("sdk http"): sdk = bench_workflow WF_N (20000) instances with
+#   WF_WINDOW (100) starts in flight from a starter actor (WF_STARTER actor|threads),
+#   WF_WORKERS (2) SDK worker actors; http = the daemon with its Camunda REST API
+#   and bench_wfhttp, WFH_N (20000) instances, WFH_STARTERS (16) starter and
+#   WFH_WORKERS (4) worker connections (skipped, with a line saying so, while the
+#   daemon answers 404 on /engine-rest/deployment/create). Both then pace starts at
+#   half the peak for WF_LAT_SECS (3) s for start_p50_ms/start_p99_ms. After the
+#   workflow runs of each repetition, the raw LMDB probe of ../shared/limits
+#   (LIMITS_SRC) runs once: peer=lmdb bench=limits lmdb_commit_sync_per_s=.. ...
+#   `bench/run.sh workflow http` ends with a table against the issue's targets.
 # First builds a Release tree in BUILD_DIR (incremental). Raw per-run lines go to stderr
 # and build/bench-results/. Exit status: 0 all runs ok, 1 some run failed, 2 bad name.
 # bench/compare.sh sources this file for its troupe half (then main does not run).
@@ -40,7 +54,7 @@ REPS=${REPS:-1}
 TIMEOUT=${TIMEOUT:-180}
 SETTLE_MAX=${SETTLE_MAX:-30}
 DEFAULT_BENCHES="pingpong fanout spawn skynet"
-KNOWN_BENCHES="$DEFAULT_BENCHES persist recover remote http"
+KNOWN_BENCHES="$DEFAULT_BENCHES persist recover remote virtual http workflow"
 
 # Sizes: the kit's knobs and defaults, so that the same work is measured.
 PP_N=${PP_N:-2000000}
@@ -61,8 +75,19 @@ RM_PAYLOADS=${RM_PAYLOADS:-"64 1024 64u"}  # bytes per message; "u": unsealed (b
 VA_K=${VA_K:-100000}   # virtual: names activated
 VA_M=${VA_M:-2000000}  # virtual: messages to active names (and again to refs)
 VA_W=${VA_W:-1000}     # virtual: names (and refs) the messages go round
-HT_SECS=${HT_SECS:-5}
+HT_SECS=${HT_SECS:-10}
 HT_CONNS=${HT_CONNS:-64}
+HT_WRK_THREADS=${HT_WRK_THREADS:-2}
+WF_MODES=${WF_MODES:-"sdk http"}
+WF_N=${WF_N:-20000}         # workflow sdk: instances in the peak phase
+WF_WINDOW=${WF_WINDOW:-100} # starts in flight (measured best here: 100)
+WF_WORKERS=${WF_WORKERS:-2} # SDK worker actors, 1000 jobs in flight each
+WF_STARTER=${WF_STARTER:-actor}
+WF_LAT_SECS=${WF_LAT_SECS:-3}
+WFH_N=${WFH_N:-20000}
+WFH_STARTERS=${WFH_STARTERS:-16}
+WFH_WORKERS=${WFH_WORKERS:-4}
+LIMITS_SRC=${LIMITS_SRC:-$ROOT/../shared/limits}
 
 say() { echo "[bench] $*" >&2; }
 
@@ -84,8 +109,13 @@ troupe_cmd() {
               [ "${pl%u}" != "$pl" ] && u=1 && pl=${pl%u}
               CMD=(env TROUPE_BENCH_UNSEALED=$u "$bin" "$RM_N" "$RM_M" "$RM_W" "$pl") ;;
     virtual)  CMD=("$bin" "$VA_K" "$VA_M" "$VA_W") ;;
-    http)     CMD=("$bin" "$HT_SECS" "$HT_CONNS") ;;
-    events | warehouse | workflow) return 3 ;;
+    http)     CMD=(bash "$ROOT/bench/http.sh" "$BUILD_DIR/tools/troupe/troupe" "$HT_SECS" "$HT_CONNS" "$HT_WRK_THREADS") ;;
+    workflow) if [ "${v:-sdk}" = http ]; then
+                CMD=(bash "$ROOT/bench/wfhttp.sh" "$BUILD_DIR" "$WFH_N" "$WFH_STARTERS" "$WFH_WORKERS" "$WF_LAT_SECS")
+              else
+                CMD=("$bin" "$WF_N" "$WF_WINDOW" "$WF_WORKERS" "$WF_LAT_SECS" "$WF_STARTER")
+              fi ;;
+    events | warehouse) return 3 ;;
     *) return 2 ;;
   esac
 }
@@ -95,6 +125,7 @@ troupe_variants() {
   case "$1" in
     persist) echo "$PS_WRITERS" ;;
     remote) echo "$RM_PAYLOADS" ;;
+    workflow) echo "$WF_MODES" ;;
     recover) if [ "$RC_BIG" != 0 ] && [ "$RC_BIG" != "$RC_EVENTS" ]; then echo "$RC_EVENTS $RC_BIG"; else echo "$RC_EVENTS"; fi ;;
     *) echo - ;;
   esac
@@ -111,6 +142,7 @@ troupe_groups() {
       remote) local pl=${v%u} sealed=yes; [ "$pl" != "$v" ] && sealed=no
               echo "bench=remote_pingpong payload=$pl sealed=$sealed"
               echo "bench=remote_pipelined payload=$pl sealed=$sealed" ;;
+      workflow) echo "bench=workflow workers=$v" ;;
       *) echo "bench=$1" ;;
     esac
   done
@@ -136,7 +168,13 @@ troupe_build() {
   [ $# -eq 0 ] && return 0
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DTROUPE_TESTS=OFF >&2
   local targets=() b
-  for b in "$@"; do targets+=("bench_$b"); done
+  for b in "$@"; do
+    case "$b" in
+      http) targets+=(troupe) ;;                                      # bench/http.sh: the daemon
+      workflow) targets+=(bench_workflow bench_wfhttp troupe) ;;
+      *) targets+=("bench_$b") ;;
+    esac
+  done
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target "${targets[@]}" >&2
 }
 
@@ -148,6 +186,42 @@ troupe_version() {
   cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
   cc=$("${cc:-cc}" -dumpfullversion 2>/dev/null || echo unknown)
   echo "peer=troupe bench=version commit=$rev build=${build:-unknown} cc=$cc threads=${TROUPE_THREADS:-2}"
+}
+
+# Raw LMDB limit (also used by compare.sh): ../shared/limits/lmdb_probe.c built with
+# gcc into BUILD_DIR and run in a fresh dir under /tmp, like troupe's data dirs.
+LMDB_PROBE="$BUILD_DIR/lmdb_probe"
+LMDB_TMP=/tmp  # the probe's mkdtemp prefix: where bench_persist/bench_recover make theirs
+lmdb_build() {
+  mkdir -p "$BUILD_DIR"
+  if [ ! -x "$LMDB_PROBE" ] || [ "$LIMITS_SRC/lmdb_probe.c" -nt "$LMDB_PROBE" ] \
+    || [ "$LIMITS_SRC/bench.h" -nt "$LMDB_PROBE" ]; then
+    say "gcc lmdb_probe.c"
+    gcc -O2 -Wall -Wextra -pthread -o "$LMDB_PROBE" "$LIMITS_SRC/lmdb_probe.c" -llmdb >&2
+  fi
+}
+lmdb_version() {
+  local deb fs
+  deb=$(dpkg-query -W -f='${Version}' liblmdb-dev 2>/dev/null || echo unknown)
+  fs=$(df -T "$LMDB_TMP" | awk 'NR == 2 { print $2 "_on_" $1 }')
+  echo "peer=lmdb bench=version deb=$deb probe=lmdb_probe.c dir=$LMDB_TMP fs=$fs limits_secs=${LIMITS_SECS:-1}"
+}
+# One probe run as one kit-format line; the batched rate first (the primary metric,
+# with _min/_max in the medians). Prints nothing, so counts as failed, without the
+# two figures the table needs (awk exits 0 then, so record sees the probe's status).
+lmdb_limits() {
+  timeout -k 10 "$TIMEOUT" "$LMDB_PROBE" "$LMDB_TMP" | awk '
+  $1 ~ /^limit=/ {
+    n = substr($1, 7)
+    for (i = 2; i <= NF; i++) if ($i ~ /^value=/) { v[n] = substr($i, 7) + 0; order[++k] = n }
+  }
+  END {
+    if (!("lmdb_put_batch1000" in v) || !("lmdb_commit_sync" in v)) exit 0
+    line = "peer=lmdb bench=limits lmdb_put_batch1000_per_s=" sprintf("%.1f", v["lmdb_put_batch1000"])
+    for (j = 1; j <= k; j++)
+      if (order[j] != "lmdb_put_batch1000") line = line " " order[j] "_per_s=" sprintf("%.1f", v[order[j]])
+    print line
+  }'
 }
 
 # The kit's settle step (README "Method"): after a run frees a lot of memory this VM
@@ -196,6 +270,7 @@ troupe_run() { # troupe_run NAME REP [VARIANT]
   case "$1" in
     persist) label="$label writers=$v" ;;
     recover) label="$label events=$v" ;;
+    workflow) label="$label workers=$v" ;;
     *) [ "$v" = - ] || label="$label size=$v" ;;
   esac
   say "$label"
@@ -208,7 +283,7 @@ troupe_run() { # troupe_run NAME REP [VARIANT]
 # one addition: for the benchmarks in GROUPS (bench=field,field ...) those fields join
 # the group id, so persist writers=1 and writers=100 are medians of their own; the
 # output line starts with the id (peer= bench= <group fields> runs= ...).
-BENCH_GROUPS=${BENCH_GROUPS:-"persist=writers recover=events,snapshot remote_pingpong=payload,sealed remote_pipelined=payload,sealed"}
+BENCH_GROUPS=${BENCH_GROUPS:-"persist=writers recover=events,snapshot remote_pingpong=payload,sealed remote_pipelined=payload,sealed workflow=workers"}
 bench_medians() {
   awk -v groups="$BENCH_GROUPS" '
   BEGIN {
@@ -257,6 +332,74 @@ bench_medians() {
   }'
 }
 
+# Targets of the workflow/HTTP issue, on this 2-core machine: instances/s with SDK
+# workers and with HTTP workers, troupe's requests/s against nginx's (same run).
+T_WF_SDK=10000 T_WF_HTTP=2000 T_HTTP_VS_NGINX=0.5
+# Durable events per instance of bench.bpmn: the instance's started and job-done,
+# the queue's create, lock, complete and forget (the instance's ack).
+WF_EVENTS_PER_INSTANCE=6
+
+# The workflow/HTTP table from the median lines, with the raw LMDB figures of the
+# same run and the published peers (quoted, not measured here).
+wf_summary() { # wf_summary < median lines
+  awk -v reps="$REPS" -v tsdk="$T_WF_SDK" -v thttp="$T_WF_HTTP" -v tng="$T_HTTP_VS_NGINX" \
+    -v epi="$WF_EVENTS_PER_INSTANCE" '
+  function get(s, k,   n, i, a) {
+    n = split(s, a, " ")
+    for (i = 1; i <= n; i++) if (index(a[i], k "=") == 1) return substr(a[i], length(k) + 2)
+    return ""
+  }
+  function sig(x) { x += 0; return sprintf(x >= 100 ? "%.0f" : x >= 10 ? "%.1f" : "%.2f", x) }
+  function rate(x) { x += 0; return x >= 1e6 ? sig(x / 1e6) " M" : x >= 1e3 ? sig(x / 1e3) " K" : sig(x) }
+  function prim(s, k) {
+    if (s == "" || get(s, "runs") == "0") return "failed"
+    if (get(s, k) == "") return "-"
+    if (reps + 0 <= 1) return rate(get(s, k))
+    return rate(get(s, k)) " [" rate(get(s, k "_min")) "-" rate(get(s, k "_max")) "]"
+  }
+  function target(s, k, t) {
+    if (s == "" || get(s, k) == "") return "no result"
+    return get(s, k) + 0 >= t ? "met" : "**MISSED**"
+  }
+  $1 ~ /^peer=/ {
+    if ($1 == "peer=troupe" && $2 == "bench=workflow" && $3 == "workers=sdk") sdk = $0
+    if ($1 == "peer=troupe" && $2 == "bench=workflow" && $3 == "workers=http") http = $0
+    if ($1 == "peer=troupe" && $2 == "bench=http") th = $0
+    if ($1 == "peer=nginx" && $2 == "bench=http") ng = $0
+    if ($1 == "peer=troupe" && $2 == "bench=http_vs_nginx") ratio = $0
+    if ($1 == "peer=lmdb" && $2 == "bench=limits" && get($0, "runs") != "0") lim = $0
+  }
+  END {
+    one = get(lim, "lmdb_commit_sync_per_s") + 0; batch = get(lim, "lmdb_put_batch1000_per_s") + 0
+    print "| measure | troupe | target | |"
+    print "| --- | --- | --- | --- |"
+    if (sdk != "") {
+      print "| workflow, SDK workers: instances/s (start -> external task -> end, sync) | " prim(sdk, "instances_per_s") " | >= " rate(tsdk) " | " target(sdk, "instances_per_s", tsdk) " |"
+      print "| SDK: start latency p50 / p99 at " rate(get(sdk, "paced_per_s")) "/s (half the peak) | " sig(get(sdk, "start_p50_ms")) " / " sig(get(sdk, "start_p99_ms")) " ms | | |"
+      e = get(sdk, "instances_per_s") * epi
+      if (one > 0) print "| SDK: durable events/s (" epi " per instance) vs raw LMDB | " rate(e) " | | " sprintf("%.1f%%", 100 * e / batch) " of lmdb_put_batch1000, " sprintf("%.0fx", e / one) " lmdb_commit_sync |"
+    }
+    if (http != "" && get(http, "skipped") != "")
+      print "| workflow, HTTP workers (Camunda REST) | skipped: " get(http, "skipped") " | >= " rate(thttp) " | not measured |"
+    else if (http != "") {
+      print "| workflow, HTTP workers (Camunda REST, C driver): instances/s | " prim(http, "instances_per_s") " | >= " rate(thttp) " | " target(http, "instances_per_s", thttp) " |"
+      print "| HTTP: start latency p50 / p99 at " rate(get(http, "paced_per_s")) "/s (half the peak) | " sig(get(http, "start_p50_ms")) " / " sig(get(http, "start_p99_ms")) " ms | | |"
+    }
+    if (th != "" || ng != "") {
+      r = get(ratio, "ratio")
+      print "| HTTP small GET (" get(th, "path") ", " get(th, "body_bytes") " B, wrk -t" get(th, "wrk_threads") " -c" get(th, "conns") ", pin=" get(th, "pin") "): troupe req/s | " prim(th, "req_per_s") " | | |"
+      print "| nginx, the same bytes as a static file, same run | " prim(ng, "req_per_s") " | | |"
+      print "| troupe / nginx | " (r == "" ? "-" : sprintf("%.2f", r)) " | >= " tng " | " (r == "" ? "no result" : (r + 0 >= tng ? "met" : "**MISSED**")) " |"
+    }
+    if (lim != "") {
+      print "| raw LMDB, one put per fsync'"'"'d commit (lmdb_probe) | " rate(one) " commits/s | | |"
+      print "| raw LMDB, 1000 puts per commit | " rate(batch) " puts/s | | |"
+    }
+    print "| published: Camunda 7, 4-core notebook | 100-500 instances/s (quoted) | | |"
+    print "| published: Camunda 8 / Zeebe, 3 brokers | ~250 instances/s (quoted) | | |"
+  }'
+}
+
 # missing_runs RAW PEERS -- BENCHES: a runs=0 line for every pair with no ok run, so
 # that a benchmark that always failed still shows up (for troupe: every group of
 # troupe_groups, e.g. each writers= of persist).
@@ -296,16 +439,33 @@ main() {
   med="$OUT_DIR/median-$stamp.txt"
   : > "$RAW"
   calib_setup
-  troupe_version | tee "$med" >&2
+  local lmdb=0
+  if [[ " ${run_names[*]} " == *" workflow "* ]]; then
+    if [ -f "$LIMITS_SRC/lmdb_probe.c" ]; then lmdb=1; lmdb_build; else say "no $LIMITS_SRC/lmdb_probe.c: no raw LMDB line"; fi
+  fi
+  {
+    troupe_version
+    echo "peer=machine bench=version nproc=$(nproc) loadavg=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,) date=$(date -u +%Y-%m-%dT%H:%MZ)"
+    [ $lmdb = 0 ] || lmdb_version
+  } | tee "$med" >&2
   for b in "${run_names[@]}"; do
     for ((rep = 1; rep <= REPS; rep++)); do
       for v in $(troupe_variants "$b"); do
         bench_settle
         troupe_run "$b" "$rep" "$v"
       done
+      if [ "$b" = workflow ] && [ $lmdb = 1 ]; then  # the raw limit beside it, same repetition
+        bench_settle
+        say "bench=limits rep=$rep peer=lmdb"
+        record "peer=lmdb bench=limits rep=$rep" lmdb_limits
+      fi
     done
   done
+  echo "peer=machine bench=end loadavg=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,) date=$(date -u +%Y-%m-%dT%H:%MZ)" | tee -a "$med" >&2
   { bench_medians < "$RAW"; missing_runs "$RAW" troupe -- "${run_names[@]}"; } | tee -a "$med"
+  if [[ " ${run_names[*]} " == *" workflow "* ]] || [[ " ${run_names[*]} " == *" http "* ]]; then
+    printf '\n%s\n' "$(wf_summary < "$med")" | tee -a "$med"
+  fi
   say "raw runs: ${RAW#"$ROOT"/}  medians: ${med#"$ROOT"/}"
   [ "$FAILED" -eq 0 ] || { say "$FAILED run(s) failed"; exit 1; }
 }
