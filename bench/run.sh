@@ -33,7 +33,7 @@
 #   mode in WF_MODES ("sdk http"): sdk = bench_workflow WF_N (20000) instances with
 #   WF_WINDOW (100) starts in flight from a starter actor (WF_STARTER actor|threads),
 #   WF_WORKERS (2) SDK worker actors; http = the daemon with its Camunda REST API
-#   and bench_wfhttp, WFH_N (20000) instances, WFH_STARTERS (16) starter and
+#   and bench_wfhttp, WFH_N (20000) instances, WFH_STARTERS (64) starter and
 #   WFH_WORKERS (4) worker connections (skipped, with a line saying so, while the
 #   daemon answers 404 on /engine-rest/deployment/create). Both then pace starts at
 #   half the peak for WF_LAT_SECS (3) s for start_p50_ms/start_p99_ms. After the
@@ -85,7 +85,7 @@ WF_WORKERS=${WF_WORKERS:-2} # SDK worker actors, 1000 jobs in flight each
 WF_STARTER=${WF_STARTER:-actor}
 WF_LAT_SECS=${WF_LAT_SECS:-3}
 WFH_N=${WFH_N:-20000}
-WFH_STARTERS=${WFH_STARTERS:-16}
+WFH_STARTERS=${WFH_STARTERS:-64}
 WFH_WORKERS=${WFH_WORKERS:-4}
 LIMITS_SRC=${LIMITS_SRC:-$ROOT/../shared/limits}
 
