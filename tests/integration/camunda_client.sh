@@ -13,7 +13,7 @@ N=${2:-1000}
 . "$(dirname "$0")/camunda_lib.sh"
 
 need_node
-start_troupe "$T/troupe.log"
+start_troupe "$T/troupe.log" || die "troupe did not start"
 rc=0
 # drive.js has its own deadline (240 s); timeout is the backstop
 timeout -k 5 300 node "$CLIENTS/drive.js" "http://127.0.0.1:$PORT/engine-rest" "$N" \

@@ -41,6 +41,7 @@ ready() {
 # (0 or none: any free port, which the kernel picks, so no race with other
 # tests); sets TPID and PORT once /readyz answers. Writes to the store are
 # synced (--durability sync): what the API acknowledged survives kill -9.
+# Returns 1 if the daemon exits while starting (its log says why).
 start_troupe() {
   local log=$1 want=${2:-0} i
   "$TROUPE" -d "$T/data" -t 2 --durability sync --http-listen "127.0.0.1:$want" \
@@ -49,7 +50,7 @@ start_troupe() {
   PIDS+=("$TPID")
   for ((i = 0; i < 600; i++)); do
     grep -qE 'node [0-9a-f]{16} up: .*http 127\.0\.0\.1:[0-9]+' "$log" 2>/dev/null && break
-    kill -0 "$TPID" 2>/dev/null || { cat "$log" >&2; die "troupe exited while starting"; }
+    kill -0 "$TPID" 2>/dev/null || { cat "$log" >&2; echo "troupe exited while starting" >&2; return 1; }
     sleep 0.05
   done
   PORT=$(grep -oE 'http 127\.0\.0\.1:[0-9]+' "$log" | head -1 | cut -d: -f2)
