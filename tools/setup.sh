@@ -27,6 +27,12 @@ deps() {
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
+  # node and npm for the tests that run Camunda's JavaScript client
+  # (tests/clients/camunda): Debian's, unless the machine has them already
+  # (a NodeSource nodejs brings its own npm and conflicts with Debian's)
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    missing+=(nodejs npm)
+  fi
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then
