@@ -30,7 +30,7 @@ timeout -k 5 120 node "$CLIENTS/kill_worker.js" start "$BASE" "$N" >"$T/start.ou
   fail "deploying and starting $N instances failed"
 
 touch "$T/work.log"
-timeout -k 5 500 node "$CLIENTS/kill_worker.js" work "$BASE" "$N" "$T/work.log" "$T/go" "$HOLD" \
+timeout -k 5 330 node "$CLIENTS/kill_worker.js" work "$BASE" "$N" "$T/work.log" "$T/go" "$HOLD" \
   >"$T/work.out" 2>"$T/work.err" &
 WPID=$!
 PIDS+=("$WPID")
@@ -57,7 +57,7 @@ done
 touch "$T/go"
 echo "restarted troupe on port $PORT; workers go on"
 
-wait_exit "$WPID" 480
+wait_exit "$WPID" 340
 if [ "$EXIT_RC" != 0 ] || ! grep -q "^ok $N" "$T/work.out"; then
   fail "kill_worker.js exit $EXIT_RC: jobs lost or done twice across the kill -9"
 fi

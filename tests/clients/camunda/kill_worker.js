@@ -31,7 +31,7 @@ const [mode, baseArg, nArg, LOG, GO, holdArg] = process.argv.slice(2);
 const BASE = (baseArg || "").replace(/\/$/, "");
 const N = Number(nArg);
 const HOLD = Number(holdArg || 300);
-const DEADLINE_MS = Number(process.env.KILL_DEADLINE_MS || 400000);
+const DEADLINE_MS = Number(process.env.KILL_DEADLINE_MS || 300000);
 const KEY = "kill_work";
 const HERE = dirname(fileURLToPath(import.meta.url));
 if (!["start", "work"].includes(mode) || !BASE || !(N > 0) || (mode === "work" && (!LOG || !GO))) {
