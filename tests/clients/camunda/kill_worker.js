@@ -41,8 +41,9 @@ if (!["start", "work"].includes(mode) || !BASE || !(N > 0) || (mode === "work" &
 const t0 = Date.now();
 const note = (m) => console.error(`[kill_worker ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let lastHistory = "no answer yet"; // what the history said last, for the deadline's message
 setTimeout(() => {
-  console.log(`FAIL: deadline of ${DEADLINE_MS} ms passed in ${mode}`);
+  console.log(`FAIL: deadline of ${DEADLINE_MS} ms passed in ${mode}; the history's last answer: ${lastHistory}`);
   process.exit(1);
 }, DEADLINE_MS).unref();
 
@@ -135,9 +136,10 @@ async function work() {
     await sleep(500);
     try {
       const r = await rest("GET", `/history/process-instance/count?processDefinitionKey=${KEY}&finished=true`);
+      lastHistory = `HTTP ${r.status} ${JSON.stringify(r.json).slice(0, 200)}`;
       if (r.status === 200 && r.json.count >= N) break;
-    } catch {
-      // the engine is down (killed on purpose): keep waiting
+    } catch (e) {
+      lastHistory = e.message; // the engine is down (killed on purpose): keep waiting
     }
   }
   clients.forEach((c) => c.stop());
