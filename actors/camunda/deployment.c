@@ -31,7 +31,7 @@ typedef struct resource {
 
 typedef struct job {
   tr_system *sys;
-  char id[40], name[256], source[128];
+  char id[64], name[256], source[128];
   int dedupe;
   resource res[TR_MP_MAX_PARTS];
   int nres;
@@ -83,6 +83,7 @@ static int deploy(void *arg, tr_buf *out) {
   }
   json_t *defs = json_object();
   int added = 0;
+  char existing[64] = "";
   for (int i = 0; i < j->nres; i++) {
     resource *r = &j->res[i];
     if (!r->model) continue;
@@ -99,12 +100,16 @@ static int deploy(void *arg, tr_buf *out) {
       return 0;
     }
     for (int k = 0; k < n; k++) {
-      if (!d[k].is_new) continue;
+      if (!d[k].is_new) { /* duplicate filtering: Camunda answers with the existing deployment */
+        if (!existing[0]) snprintf(existing, sizeof existing, "%s", d[k].deployment);
+        continue;
+      }
       json_object_set_new(defs, d[k].id, def_json(&d[k], j, r->name));
       added++;
     }
   }
   char when[32], self[128];
+  if (!added && existing[0]) snprintf(j->id, sizeof j->id, "%s", existing);
   rest_date(j->time, when);
   snprintf(self, sizeof self, "/deployment/%s", j->id);
   json_t *o = json_pack("{s:[{s:s, s:s, s:s}], s:s, s:s, s:s?, s:s, s:n, s:o, s:n, s:n, s:n}",

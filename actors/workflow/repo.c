@@ -428,6 +428,8 @@ int tr_wf_deploy(tr_system *sys, const char *resource, const void *source, size_
       const char *s;
       size_t n;
       if (tr_unpack_find_str(&u, "id", &s, &n) == 0 && n < sizeof d->id) memcpy(d->id, s, n);
+      if (tr_unpack_find_str(&u, "deployment", &s, &n) == 0 && n < sizeof d->deployment)
+        memcpy(d->deployment, s, n);
       snprintf(d->key, sizeof d->key, "%s", p->id);
       tr_unpack_find_int(&u, "version", &version);
       tr_unpack_find_bool(&u, "new", &is_new);

@@ -54,6 +54,7 @@ typedef struct tr_wf_deployed {
   char key[128];
   uint32_t version;
   int is_new;    /* 0: deduplicated to an existing version */
+  char deployment[64]; /* the deployment the version came with (an earlier one when !is_new) */
 } tr_wf_deployed;
 
 /* Deploys source[0..len) (BPMN XML, or YAML when resource ends in .yaml or

@@ -114,10 +114,9 @@ async function deploy() {
   const againDefs = Object.values((again && again.deployedProcessDefinitions) || {});
   if (againDefs.length)
     problem(`duplicate filtering: a second identical deployment deployed ${JSON.stringify(againDefs)}`);
-  // Camunda returns the existing deployment; troupe answers a new id with
-  // nothing deployed. Remarked, not failed, until the REST layer matches
+  // Camunda returns the existing deployment
   if (!again || again.id !== d.id)
-    remarks.add("duplicate filtering answers a new deployment id, not the existing deployment");
+    problem(`duplicate filtering answered deployment ${again && again.id}, not the existing ${d.id}`);
   note(`deployed ${d.id}: definition ${def.id} version ${def.version}`);
   return def;
 }
