@@ -8,8 +8,10 @@
  *   Date   -> ext 1: int64 ms since the epoch, big-endian
  *   Json   -> the parsed value (map, array, ...), given as a JSON string
  *   no type -> from the JSON value (string, integer, number, boolean, null)
- * and back: an int is an Integer when it fits 32 bits, else a Long; a map
- * or an array is Json. Object, Bytes and File are refused.
+ * and back: a Long and a Short keep their type through their msgpack
+ * format (pack_sized_int); another int is an Integer when it fits 32 bits,
+ * else a Long; a map or an array is Json. Object, Bytes and File are
+ * refused.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,19 @@ static int plain_to_msgpack(const json_t *v, tr_pack *out) {
   int rc = tr_json_to_msgpack(text, strlen(text), NULL, out, NULL, 0);
   free(text);
   return rc;
+}
+
+/* An integer whose msgpack format keeps its Camunda type: a Long as int
+ * 64 (0xd3) and a Short as int 16 (0xd1) whatever their value, an Integer
+ * in the shortest form. Variables travel and merge as raw msgpack, so the
+ * type comes back (rest_var_from_msgpack) unless an expression rewrites
+ * the value. */
+static int pack_sized_int(tr_pack *out, int64_t x, int bytes) {
+  if (!bytes) return tr_pack_int(out, x);
+  uint8_t b[9];
+  b[0] = bytes == 8 ? 0xd3 : 0xd1;
+  for (int i = 0; i < bytes; i++) b[1 + i] = (uint8_t)((uint64_t)x >> (8 * (bytes - 1 - i)));
+  return tr_pack_raw(out, b, (size_t)bytes + 1);
 }
 
 static int one_var(const char *name, const json_t *var, tr_pack *out, char *err, size_t errcap) {
@@ -65,7 +80,7 @@ static int one_var(const char *name, const json_t *var, tr_pack *out, char *err,
     }
     int64_t lim = !strcasecmp(t, "Short") ? 32767 : !strcasecmp(t, "Integer") ? 2147483647 : INT64_MAX;
     if (x > lim || x < -lim - 1) return BAD("value of variable '%s' is out of range for type %s", name, t);
-    return tr_pack_int(out, x);
+    return pack_sized_int(out, x, !strcasecmp(t, "Long") ? 8 : !strcasecmp(t, "Short") ? 2 : 0);
   }
   if (!strcasecmp(t, "Double")) {
     if (!json_is_number(value)) return BAD("Cannot convert value of variable '%s' to type Double", name);
@@ -149,8 +164,12 @@ json_t *rest_var_from_msgpack(const void *p, size_t len) {
   tr_unpack c = u;
   if (tr_unpack_str(&c, &s, &n) == 0) return typed("String", json_stringn(s, n));
   c = u;
+  uint8_t fmt = len ? *(const uint8_t *)p : 0; /* the format keeps Long and Short */
   if (tr_unpack_int(&c, &i) == 0)
-    return typed(i >= INT32_MIN && i <= INT32_MAX ? "Integer" : "Long", json_integer(i));
+    return typed(fmt == 0xd3 || fmt == 0xcf || i < INT32_MIN || i > INT32_MAX ? "Long"
+                 : fmt == 0xd1                                          ? "Short"
+                                                                        : "Integer",
+                 json_integer(i));
   c = u;
   if (tr_unpack_uint(&c, &ui) == 0) return typed("Long", json_integer((json_int_t)ui));
   c = u;

@@ -136,7 +136,7 @@ static void test_vars(void **state) {
   char err[300];
   json_t *o = roundtrip(
       "{\"s\":{\"value\":\"x\",\"type\":\"String\"},\"i\":{\"value\":7,\"type\":\"Integer\"},"
-      "\"l\":{\"value\":5000000000,\"type\":\"Long\"},\"sh\":{\"value\":\"12\",\"type\":\"short\"},"
+      "\"l\":{\"value\":5000000000,\"type\":\"Long\"},\"l2\":{\"value\":5,\"type\":\"long\"},\"sh\":{\"value\":\"12\",\"type\":\"short\"},"
       "\"d\":{\"value\":1.5,\"type\":\"Double\"},\"d2\":{\"value\":2,\"type\":\"Double\"},"
       "\"b\":{\"value\":true,\"type\":\"Boolean\"},\"n\":{\"value\":null,\"type\":\"Null\"},"
       "\"ns\":{\"value\":null,\"type\":\"String\"},"
@@ -148,7 +148,8 @@ static void test_vars(void **state) {
   expect_var(o, "s", "String", "\"x\"");
   expect_var(o, "i", "Integer", "7");
   expect_var(o, "l", "Long", "5000000000");
-  expect_var(o, "sh", "Integer", "12");
+  expect_var(o, "sh", "Short", "12");
+  expect_var(o, "l2", "Long", "5");
   expect_var(o, "d", "Double", "1.5");
   expect_var(o, "d2", "Double", "2.0");
   expect_var(o, "b", "Boolean", "true");

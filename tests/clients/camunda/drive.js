@@ -201,12 +201,10 @@ function taskN(task, topic) {
     const rv = v.getTyped("reservation");
     if (!rv || rv.type.toLowerCase() !== "string" || rv.value !== `R-${n}`)
       problem(`${topic} of ${n}: variable reservation is ${JSON.stringify(rv)}, want String R-${n}`);
-    // written as Long; troupe documents that a Long that fits 32 bits
-    // comes back as Integer: the value must survive, the type is remarked
+    // written as Long: it must come back a Long
     const q = v.getTyped("reservedQty");
-    if (!q || !["long", "integer"].includes(q.type.toLowerCase()) || q.value !== n * 2)
+    if (!q || q.type.toLowerCase() !== "long" || q.value !== n * 2)
       problem(`${topic} of ${n}: variable reservedQty is ${JSON.stringify(q)}, want Long ${n * 2}`);
-    else if (q.type.toLowerCase() !== "long") remarks.add(`a Long variable comes back as ${q.type}`);
   }
   return n;
 }
