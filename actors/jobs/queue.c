@@ -74,6 +74,11 @@ static uint64_t wall_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The queue's time: the wall clock, brought into the state's time-driven
+ * indexes (expired locks and due retries become available), and never
+ * earlier than a time the queue has already acted on. */
+static uint64_t now_ms(qstate *s) { return jq_advance(&s->q, wall_ms()); }
+
 /* ------------------------------------------------------------ what goes out */
 
 static void after_free(after *a) {
@@ -199,25 +204,18 @@ static int ev_simple(tr_ctx *ctx, qstate *s, int kind, const char *id, int with,
 
 /* ------------------------------------------------------------ handing out */
 
-static uint32_t inflight(qstate *s, const sub *b, uint64_t now) {
-  uint32_t n = 0;
-  for (jq_job *j = s->q.head; j; j = j->next)
-    if (j->state == J_LOCKED && j->pushed && j->until_ms > now && !strcmp(j->worker, b->worker))
-      n++;
-  return n;
-}
-
-/* Answers a waiting (or new) fetch with up to max jobs locked to worker. */
+/* Answers a waiting (or new) fetch with up to max jobs locked to worker,
+ * oldest first: each lock takes the job out of the available set, so the
+ * next oldest is at its head. */
 static int lock_for(tr_ctx *ctx, qstate *s, const char *worker, uint32_t max, uint32_t lock_ms,
                     tr_ref who, uint64_t corr, int reply) {
-  uint64_t now = wall_ms();
-  jq_job *got[MAX_FETCH];
+  uint64_t now = now_ms(s);
+  jq_job *got[MAX_FETCH], *j;
   uint32_t n = 0;
-  for (jq_job *j = s->q.head; j && n < max; j = j->next)
-    if (jq_available(j, now)) got[n++] = j;
-  for (uint32_t i = 0; i < n; i++) {
-    int rc = ev_lock(ctx, s, got[i], worker, now + lock_ms, 0);
+  while (n < max && n < MAX_FETCH && (j = jq_first_available(&s->q, now))) {
+    int rc = ev_lock(ctx, s, j, worker, now + lock_ms, 0);
     if (rc < 0) return rc;
+    got[n++] = j;
   }
   tr_pack pk = TR_PACK_INIT;
   tr_pack_map(&pk, 2);
@@ -231,17 +229,11 @@ static int lock_for(tr_ctx *ctx, qstate *s, const char *worker, uint32_t max, ui
   return rc;
 }
 
-static int available_count(qstate *s, uint64_t now) {
-  for (jq_job *j = s->q.head; j; j = j->next)
-    if (jq_available(j, now)) return 1;
-  return 0;
-}
-
 /* Hands available jobs to waiting fetches first (oldest first), then to
  * subscribers with room. */
 static int dispatch(tr_ctx *ctx, qstate *s) {
-  uint64_t now = wall_ms();
-  while (s->wh && available_count(s, now)) {
+  uint64_t now = now_ms(s);
+  while (s->wh && jq_available_count(&s->q, now)) {
     waiter *w = s->wh;
     s->wh = w->next;
     if (!s->wh) s->wt = NULL;
@@ -249,11 +241,13 @@ static int dispatch(tr_ctx *ctx, qstate *s) {
     free(w);
     if (rc < 0) return rc;
   }
+  now = now_ms(s); /* the fetches' locks may have advanced it */
   for (sub *b = s->subs; b; b = b->next) {
     if (b->until <= now) continue;
-    uint32_t room = b->max > inflight(s, b, now) ? b->max - inflight(s, b, now) : 0;
-    for (jq_job *j = s->q.head; j && room; j = j->next) {
-      if (!jq_available(j, now)) continue;
+    uint32_t held = jq_inflight(&s->q, b->worker, now);
+    uint32_t room = b->max > held ? b->max - held : 0;
+    jq_job *j;
+    while (room && (j = jq_first_available(&s->q, now))) {
       int rc = ev_lock(ctx, s, j, b->worker, now + b->lock_ms, 1);
       if (rc < 0) return rc;
       tr_pack pk = TR_PACK_INIT;
@@ -269,7 +263,7 @@ static int dispatch(tr_ctx *ctx, qstate *s) {
 
 /* Waiting fetches past their deadline get an empty answer; lapsed leases go. */
 static void expire(tr_ctx *ctx, qstate *s) {
-  uint64_t now = wall_ms();
+  uint64_t now = now_ms(s);
   for (waiter **p = &s->wh; *p;) {
     waiter *w = *p;
     if (w->deadline > now) {
@@ -295,7 +289,7 @@ static void expire(tr_ctx *ctx, qstate *s) {
 
 /* One timer for the next thing that happens by itself. */
 static void arm(tr_ctx *ctx, qstate *s) {
-  uint64_t now = wall_ms(), at = jq_next_change(&s->q, now);
+  uint64_t now = now_ms(s), at = jq_next_change(&s->q, now);
   for (waiter *w = s->wh; w; w = w->next)
     if (!at || w->deadline < at) at = w->deadline;
   /* a waiting fetch is activity: tick well inside the kind's idle time, or
@@ -303,9 +297,7 @@ static void arm(tr_ctx *ctx, qstate *s) {
   if (s->wh && (!at || at > now + KEEPALIVE_MS)) at = now + KEEPALIVE_MS;
   for (sub *b = s->subs; b; b = b->next)
     if (!at || b->until < at) at = b->until;
-  int notes = 0;
-  for (jq_job *j = s->q.head; j && !notes; j = j->next) notes = j->state == J_FINISHED;
-  if (!notes) s->resend_at = 0;
+  if (!s->q.nfinished) s->resend_at = 0;
   else if (!s->resend_at) s->resend_at = now + RESEND_MS;
   if (s->resend_at && (!at || s->resend_at < at)) at = s->resend_at;
   if (at == s->timer_at) return;
@@ -399,8 +391,8 @@ static void build_note(qstate *s, const jq_job *j, uint32_t type, const tr_unpac
 /* Sends finished jobs' notes again (after recovery, and now and then until
  * their creators ack). */
 static int resend_notes(tr_ctx *ctx, qstate *s) {
-  for (jq_job *j = s->q.head; j; j = j->next) {
-    if (j->state != J_FINISHED || !j->notify) continue;
+  for (jq_job *j = s->q.fhead; j; j = j->fnext) { /* the finished ones only */
+    if (!j->notify) continue;
     tr_pack pk;
     tr_pack_init_fixed(&pk, j->note, j->note_len);
     pk.len = j->note_len;
@@ -509,8 +501,8 @@ static int on_fetch(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *ma
                      "fetch needs worker, max (1..1000), lock_ms (> 0), wait_ms (<= 30 min)%s",
                      NULL);
   if (!(m->flags & TR_MSG_F_ASK)) return 0; /* nobody to hand jobs to: lock none */
-  uint64_t now = wall_ms();
-  if (available_count(s, now) || !wait_ms)
+  uint64_t now = now_ms(s);
+  if (jq_available_count(&s->q, now) || !wait_ms)
     return lock_for(ctx, s, worker, max, lock_ms, m->sender, m->corr, 1);
   waiter *w = calloc(1, sizeof *w);
   if (!w) return TR_ENOMEM;
@@ -548,7 +540,7 @@ static int on_settle(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *m
       tr_pack_free(&pk);
       return reply_err(ctx, s, m, TR_EINVAL, "extendLock needs lock_ms > 0%s", NULL);
     }
-    rc = ev_simple(ctx, s, EV_EXTEND, id, 1, wall_ms() + lock_ms);
+    rc = ev_simple(ctx, s, EV_EXTEND, id, 1, now_ms(s) + lock_ms);
   } else { /* TR_JOB_FAIL */
     int64_t retries;
     uint32_t retry_ms;
@@ -563,7 +555,7 @@ static int on_settle(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *m
     tr_pack_uint(&pk, EV_FAIL);
     tr_pack_str(&pk, id);
     tr_pack_int(&pk, retries);
-    tr_pack_uint(&pk, wall_ms() + retry_ms);
+    tr_pack_uint(&pk, now_ms(s) + retry_ms);
     tr_pack_str(&pk, err);
     rc = record(ctx, s, &pk);
     tr_pack_reset(&pk);
@@ -639,7 +631,7 @@ static int on_subscribe(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack
     memcpy(b->worker, worker, sizeof worker);
     b->max = max;
     b->lock_ms = lock_ms;
-    b->until = wall_ms() + lease;
+    b->until = now_ms(s) + lease;
   }
   ok_body(&pk, NULL);
   int rc = reply_ok(ctx, s, m, &pk);
@@ -663,7 +655,7 @@ static int on_one(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *map)
   jq_job *j = jq_find(&s->q, id, n);
   if (j && !jq_visible(j)) j = NULL;
   if (!j) return reply_err(ctx, s, m, TR_ENOENT, "External task does not exist%s", NULL);
-  uint64_t now = wall_ms();
+  uint64_t now = now_ms(s);
   int rc = 0;
   if (m->type == TR_JOB_LOCK) {
     int mine = j->state == J_LOCKED && !strcmp(j->worker, worker);
@@ -685,13 +677,12 @@ static int on_one(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *map)
 }
 
 static int on_list(tr_ctx *ctx, qstate *s, const tr_msg *m) {
-  uint64_t now = wall_ms();
+  uint64_t now = now_ms(s);
   tr_pack pk = TR_PACK_INIT;
   tr_pack_map(&pk, 2);
   tr_pack_str(&pk, "ok");
   tr_pack_bool(&pk, 1);
-  uint32_t n = 0;
-  for (jq_job *j = s->q.head; j; j = j->next) n += (uint32_t)jq_visible(j);
+  uint32_t n = (uint32_t)(s->q.count - s->q.nfinished); /* the visible ones */
   tr_pack_str(&pk, "jobs");
   tr_pack_array(&pk, n);
   for (jq_job *j = s->q.head; j; j = j->next)
@@ -739,7 +730,7 @@ static int q_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     s->timer = 0;
     s->timer_at = 0;
     expire(ctx, s);
-    if (s->resend_at && s->resend_at <= wall_ms()) {
+    if (s->resend_at && s->resend_at <= now_ms(s)) {
       s->resend_at = 0;
       rc = resend_notes(ctx, s);
     }

@@ -6,6 +6,7 @@
 #include <ftw.h>
 #include <stdio.h>
 
+#include "actors/jobs/queue.h"
 #include "harness.h"
 #include "troupe/jobs.h"
 
@@ -497,6 +498,234 @@ static void test_bad_requests(void **st) {
   assert_int_equal(tr_job_reply_status(NULL, NULL), TR_EINVAL);
 }
 
+/* ------------------------------------------------------------ the state's indexes */
+
+/* The queue's state keeps indexes (key hash, available set, deadline heap,
+ * finished list, in-flight per worker) so a message never walks all jobs.
+ * These tests drive the pure state with random events, the way the actor
+ * and recovery do, and check after every step that each index says what a
+ * walk of the job list says. */
+
+static uint64_t g_rng;
+static uint32_t rnd(uint32_t n) {
+  g_rng ^= g_rng << 13, g_rng ^= g_rng >> 7, g_rng ^= g_rng << 17;
+  return n ? (uint32_t)(g_rng % n) : 0;
+}
+
+static const char *const k_workers[] = {"a", "b", "c"};
+
+static int apply_pk(jq *q, tr_pack *pk) {
+  assert_int_equal(pk->err, 0);
+  int rc = jq_apply(q, pk->data, pk->len);
+  tr_pack_free(pk);
+  assert_true(rc == 0 || rc == TR_ECORRUPT); /* corrupt: refused, nothing changed */
+  return rc;
+}
+
+static jq_job *nth_job(jq *q, uint32_t i) {
+  jq_job *j = q->head;
+  while (j && i--) j = j->next;
+  return j;
+}
+
+static int brute_inflight(const jq *q, const char *w, uint64_t now) {
+  int n = 0;
+  for (const jq_job *j = q->head; j; j = j->next)
+    n += j->state == J_LOCKED && j->pushed && j->until_ms > now && !strcmp(j->worker, w);
+  return n;
+}
+
+/* Every index against a walk of the list, at time now. */
+static void check_indexes(jq *q, uint64_t now) {
+  assert_int_equal(jq_advance(q, now), now);
+  assert_int_equal(jq_check(q), 0);
+  size_t avail = 0, finished = 0;
+  const jq_job *first = NULL;
+  uint64_t next = 0;
+  for (const jq_job *j = q->head; j; j = j->next) {
+    int a = jq_available(j, now);
+    assert_int_equal(j->apos != 0, a); /* in the set exactly when available */
+    avail += (size_t)a;
+    if (a && !first) first = j;
+    if ((j->state == J_LOCKED || j->state == J_RETRY) && j->until_ms > now &&
+        (!next || j->until_ms < next))
+      next = j->until_ms;
+    finished += j->state == J_FINISHED;
+    if (j->key[0]) { /* the oldest job with the key */
+      const jq_job *old = j;
+      for (const jq_job *o = q->head; o != j; o = o->next)
+        if (!strcmp(o->key, j->key)) {
+          old = o;
+          break;
+        }
+      assert_ptr_equal(jq_find_key(q, j->key, strlen(j->key)), old);
+    }
+  }
+  assert_int_equal(jq_available_count(q, now), avail);
+  assert_ptr_equal(jq_first_available(q, now), first);
+  assert_int_equal(jq_next_change(q, now), next);
+  assert_int_equal(q->nfinished, finished);
+  for (const jq_job *j = q->fhead; j; j = j->fnext) assert_int_equal(j->state, J_FINISHED);
+  for (int w = 0; w < 3; w++)
+    assert_int_equal(jq_inflight(q, k_workers[w], now), brute_inflight(q, k_workers[w], now));
+  assert_null(jq_find_key(q, "no such key", 11));
+  assert_null(jq_find_key(q, "", 0));
+}
+
+static void random_create(jq *q, uint64_t now, uint32_t *ids) {
+  char id[32], key[32] = "";
+  snprintf(id, sizeof id, "%x-t", ++*ids);
+  uint32_t r = rnd(10);
+  if (r < 6) snprintf(key, sizeof key, "k%u", *ids);
+  else if (r < 8) snprintf(key, sizeof key, "k%u", rnd(*ids) + 1); /* maybe a key in use */
+  const char *strs[4] = {rnd(2) ? "wf/1" : "", "pi", "act", ""};
+  tr_pack pk = TR_PACK_INIT;
+  size_t vl = rnd(2); /* vars: one msgpack 1, or none */
+  jq_pack_create(&pk, id, key, vl ? "\x01" : NULL, vl, (int64_t)rnd(3) - 1, strs, now);
+  apply_pk(q, &pk);
+}
+
+/* One random event about job j (some do not fit its state and are refused).
+ * A finished job only gets what the actor can send about one (jq_apply
+ * takes a lock or failure of a finished job, but its snapshot would not
+ * restore: the actor never sends those). */
+static void random_event(jq *q, jq_job *j, uint64_t now) {
+  static const int finished_kinds[] = {1, 5, 7, 8};
+  tr_pack pk = TR_PACK_INIT;
+  uint32_t kind = j->state == J_FINISHED ? (uint32_t)finished_kinds[rnd(4)] : rnd(9);
+  switch (kind) {
+  case 0: /* lock, maybe already expired when it is applied (replay) */
+    tr_pack_array(&pk, 5);
+    tr_pack_uint(&pk, EV_LOCK);
+    tr_pack_str(&pk, j->id);
+    tr_pack_str(&pk, k_workers[rnd(3)]);
+    tr_pack_uint(&pk, now + rnd(40) - 8);
+    tr_pack_bool(&pk, (int)rnd(2));
+    break;
+  case 1: /* complete or BPMN error, with or without a creator to tell */
+    tr_pack_array(&pk, 3);
+    tr_pack_uint(&pk, rnd(2) ? EV_DONE : EV_BERR);
+    tr_pack_str(&pk, j->id);
+    if (rnd(3)) tr_pack_bin(&pk, "\x80", 1);
+    else tr_pack_nil(&pk);
+    break;
+  case 2:
+    tr_pack_array(&pk, 5);
+    tr_pack_uint(&pk, EV_FAIL);
+    tr_pack_str(&pk, j->id);
+    tr_pack_int(&pk, rnd(3));
+    tr_pack_uint(&pk, now + rnd(30));
+    tr_pack_str(&pk, "boom");
+    break;
+  case 3: /* extend (or shorten): the old deadline must not count any more */
+    tr_pack_array(&pk, 3);
+    tr_pack_uint(&pk, EV_EXTEND);
+    tr_pack_str(&pk, j->id);
+    tr_pack_uint(&pk, now + rnd(40));
+    break;
+  case 4:
+  case 5:
+    tr_pack_array(&pk, 2);
+    tr_pack_uint(&pk, j->state != J_FINISHED && rnd(2) ? EV_UNLOCK : EV_FORGET);
+    tr_pack_str(&pk, j->id);
+    break;
+  case 6:
+    tr_pack_array(&pk, 3);
+    tr_pack_uint(&pk, EV_RETRIES);
+    tr_pack_str(&pk, j->id);
+    tr_pack_uint(&pk, rnd(3));
+    break;
+  case 7: /* malformed: refused after the job left its indexes */
+    tr_pack_array(&pk, 3);
+    tr_pack_uint(&pk, EV_LOCK);
+    tr_pack_str(&pk, j->id);
+    tr_pack_uint(&pk, 1);
+    break;
+  default: /* a fetch: the oldest available, locked */
+    if (!(j = jq_first_available(q, now))) return;
+    tr_pack_array(&pk, 5);
+    tr_pack_uint(&pk, EV_LOCK);
+    tr_pack_str(&pk, j->id);
+    tr_pack_str(&pk, k_workers[rnd(3)]);
+    tr_pack_uint(&pk, now + 1 + rnd(40));
+    tr_pack_bool(&pk, (int)rnd(2));
+    break;
+  }
+  apply_pk(q, &pk);
+}
+
+static void snapshot_restore(jq *q) {
+  tr_pack pk = TR_PACK_INIT;
+  assert_int_equal(jq_snapshot(q, &pk), 0);
+  assert_int_equal(jq_restore(q, pk.data, pk.len), 0);
+  tr_pack_free(&pk);
+}
+
+static void test_indexes_match_scan(void **st) {
+  (void)st;
+  for (uint64_t seed = 1; seed <= 40; seed++) {
+    g_rng = seed * 0x9e3779b97f4a7c15ull;
+    jq q;
+    assert_int_equal(jq_init(&q, "t"), 0);
+    uint64_t now = 1000;
+    uint32_t ids = 0;
+    for (int step = 0; step < 1500; step++) {
+      uint32_t r = rnd(20);
+      if (r < 5 || !q.count) random_create(&q, now, &ids);
+      else if (r < 16) random_event(&q, nth_job(&q, rnd((uint32_t)q.count)), now);
+      else if (r < 19) now += rnd(12);
+      else if (!rnd(10)) snapshot_restore(&q); /* recovery builds the same indexes */
+      else assert_int_equal(jq_advance(&q, now - 5), now); /* the clock steps back: ignored */
+      check_indexes(&q, now);
+    }
+    jq_free(&q);
+  }
+}
+
+/* The available set hands out the oldest first, whatever order jobs came
+ * back in; a lock's earlier deadline is forgotten when it is extended. */
+static void test_indexes_order_and_extend(void **st) {
+  (void)st;
+  jq q;
+  assert_int_equal(jq_init(&q, "t"), 0);
+  const char *strs[4] = {"", "", "", ""};
+  char id[8];
+  for (int i = 0; i < 3; i++) {
+    tr_pack pk = TR_PACK_INIT;
+    snprintf(id, sizeof id, "%d-t", i + 1);
+    jq_pack_create(&pk, id, "", NULL, 0, -1, strs, 0);
+    assert_int_equal(apply_pk(&q, &pk), 0);
+  }
+  jq_job *a = jq_first_available(&q, 100);
+  assert_string_equal(a->id, "1-t");
+  for (int i = 0; i < 2; i++) { /* lock 1 and 2 until 110 */
+    tr_pack pk = TR_PACK_INIT;
+    tr_pack_array(&pk, 5);
+    tr_pack_uint(&pk, EV_LOCK);
+    tr_pack_str(&pk, jq_first_available(&q, 100)->id);
+    tr_pack_str(&pk, "w");
+    tr_pack_uint(&pk, 110);
+    tr_pack_bool(&pk, 1);
+    assert_int_equal(apply_pk(&q, &pk), 0);
+  }
+  assert_string_equal(jq_first_available(&q, 100)->id, "3-t");
+  assert_int_equal(jq_inflight(&q, "w", 100), 2);
+  assert_int_equal(jq_next_change(&q, 100), 110);
+  tr_pack pk = TR_PACK_INIT; /* extend 1 to 200 */
+  tr_pack_array(&pk, 3);
+  tr_pack_uint(&pk, EV_EXTEND);
+  tr_pack_str(&pk, "1-t");
+  tr_pack_uint(&pk, 200);
+  assert_int_equal(apply_pk(&q, &pk), 0);
+  /* at 110, 2's lock expires: it is older than 3, so it comes first */
+  assert_string_equal(jq_first_available(&q, 110)->id, "2-t");
+  assert_int_equal(jq_available_count(&q, 110), 2);
+  assert_int_equal(jq_inflight(&q, "w", 110), 1);
+  assert_int_equal(jq_next_change(&q, 110), 200);
+  assert_int_equal(jq_check(&q), 0);
+  jq_free(&q);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_create_fetch_complete_once, setup, teardown),
@@ -509,6 +738,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_snapshot_restart, setup, teardown),
       cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+      cmocka_unit_test(test_indexes_match_scan),
+      cmocka_unit_test(test_indexes_order_and_extend),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
