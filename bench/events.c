@@ -3,9 +3,11 @@
  *   bench_events ingest [SECS] [BATCH] [WINDOW]
  *     events/s stored durably (SYNC store: each answer comes after fsync):
  *     a driver actor keeps WINDOW (8) PUBLISH_MANY asks of BATCH (1000)
- *     events in flight for SECS (5) s; then single-event PUBLISH asks, 4096
- *     in flight, for as long. Prints
- *     peer=troupe bench=events ingest_per_s=.. ingest_single_per_s=.. batch=..
+ *     events in flight for SECS (5) s, with one subscriber actor fed live
+ *     (its deliveries/s and the time from acceptance to delivery, whole ms);
+ *     then single-event PUBLISH asks, 4096 in flight, for as long. Prints
+ *     peer=troupe bench=events ingest_per_s=.. ingest_single_per_s=..
+ *     sub_deliveries_per_s=.. sub_p50_ms=.. sub_p99_ms=.. batch=..
  *   bench_events warehouse [N]
  *     N (10,000,000) events, 10 types, 60 ms apart (about a week), stored in
  *     NOSYNC mode (the setup, not what is measured), then timed: a count per
@@ -99,6 +101,54 @@ static int driver_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
 
 static const tr_behavior driver_b = {.name = "bench.driver", .receive = driver_receive};
 
+/* A subscriber in process: how long from acceptance (the event's time, set
+ * by the bus) to delivery, in whole ms (the time's resolution). */
+enum { LAT_MAX = 10000 };
+static _Atomic uint64_t g_delivered, g_subscribed;
+static uint64_t g_lat[LAT_MAX + 1];
+
+static uint64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int sub_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
+  (void)st;
+  if (m->type == 1) {
+    uint8_t req[] = {0x81, 0xa8, 'l', 'e', 'a', 's', 'e', '_', 'm', 's', 0xce, 0, 0x09, 0x27, 0xc0};
+    uint64_t corr;
+    tr_virtual_ask(ctx, "events/bench", TR_EV_SUBSCRIBE, req, sizeof req, 600000, &corr);
+  } else if (m->type == TR_EV_REPLY) {
+    atomic_store(&g_subscribed, 1);
+  } else if (m->type == TR_EV_DELIVER) {
+    uint64_t now = wall_ms();
+    tr_unpack u, a;
+    uint32_t n;
+    tr_unpack_init(&u, m->data, m->len);
+    if (tr_unpack_find(&u, "events", &a) < 0 || tr_unpack_array(&a, &n) < 0) return 0;
+    for (uint32_t i = 0; i < n; i++) {
+      uint64_t t = now;
+      tr_unpack_find_uint(&a, "time", &t);
+      tr_unpack_skip(&a);
+      uint64_t l = now > t ? now - t : 0;
+      g_lat[l > LAT_MAX ? LAT_MAX : l]++;
+    }
+    atomic_fetch_add(&g_delivered, n);
+  }
+  return 0;
+}
+
+static const tr_behavior sub_b = {.name = "bench.subscriber", .receive = sub_receive};
+
+static double lat_pct(double p) {
+  uint64_t total = 0, acc = 0;
+  for (int i = 0; i <= LAT_MAX; i++) total += g_lat[i];
+  for (int i = 0; i <= LAT_MAX; i++)
+    if ((acc += g_lat[i]) >= (uint64_t)(p * (double)total)) return i;
+  return LAT_MAX;
+}
+
 /* Runs the driver with g_d set up; returns the seconds it took. */
 static double run_driver(void) {
   tr_ref r;
@@ -153,18 +203,28 @@ int main(int argc, char **argv) {
     g_d = (drive){.batch = (uint32_t)bench_arg(argc, argv, 3, 1000),
                   .window = (uint32_t)bench_arg(argc, argv, 4, 8)};
     build(&g_d, 0, &g_d.single); /* the same batch every time: the driver stays cheap */
+    tr_ref sub;
+    if (tr_system_spawn(g_sys, &sub_b, NULL, NULL, &sub) < 0) return 1;
+    tr_system_send(g_sys, sub, 1, NULL, 0);
+    while (!atomic_load(&g_subscribed)) usleep(1000);
     g_d.until = bench_now() + secs;
     double t = run_driver();
     double many = (double)g_d.acked / t;
+    uint64_t end = (uint64_t)(bench_now() + 30);
+    while (atomic_load(&g_delivered) < g_d.acked && bench_now() < (double)end) usleep(1000);
+    double sub_rate = (double)atomic_load(&g_delivered) / t;
+    tr_system_stop(g_sys, sub);
     uint64_t errs = g_d.errors;
     g_d = (drive){.batch = 1, .window = 4096};
     build(&g_d, 0, &g_d.single);
     g_d.until = bench_now() + secs;
     t = run_driver();
     double single = (double)g_d.acked / t;
-    printf("peer=troupe bench=events ingest_per_s=%.0f ingest_single_per_s=%.0f batch=%u "
+    printf("peer=troupe bench=events ingest_per_s=%.0f ingest_single_per_s=%.0f "
+           "sub_deliveries_per_s=%.0f sub_p50_ms=%.0f sub_p99_ms=%.0f batch=%u "
            "window=%u durable=sync errors=%llu rss_mb=%.1f\n",
-           many, single, (unsigned)bench_arg(argc, argv, 3, 1000),
+           many, single, sub_rate, lat_pct(0.5), lat_pct(0.99),
+           (unsigned)bench_arg(argc, argv, 3, 1000),
            (unsigned)bench_arg(argc, argv, 4, 8), (unsigned long long)(errs + g_d.errors),
            bench_peak_rss_mb());
   } else {
