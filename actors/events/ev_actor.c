@@ -130,7 +130,7 @@ void ev_write_landed(tr_ctx *ctx, ev_state *s) {
     tr_actor_reply(ctx, &req, TR_EV_REPLY, pk.data, pk.len);
   }
   if (st == 0 && w->nev) ev_subs_live(ctx, s, w);
-  if (st < 0) tr_log(2, "events", "events/%s: a write failed: %s", s->topic, tr_strerror(st));
+  if (st < 0) tr_log(TR_LOG_WARN, "events", "events/%s: a write failed: %s", s->topic, tr_strerror(st));
   ev_write_free(w);
   ev_flush(ctx, s, false);
 }
@@ -267,6 +267,17 @@ static int on_publish(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
     }
   }
   tr_pack_free(&eng);
+  if (rc == TR_EAGAIN && !(m->flags & TR_MSG_F_ASK)) {
+    /* a sender that does not wait (the engine) cannot be told: say it here,
+     * at most every 10 s */
+    s->dropped++;
+    uint64_t now = ev_now_ms();
+    if (now - s->dropped_log >= 10000) {
+      tr_log(TR_LOG_WARN, "events", "events/%s: %llu sent events refused so far: %u wait to be stored",
+             s->topic, (unsigned long long)s->dropped, (unsigned)s->npend);
+      s->dropped_log = now;
+    }
+  }
   if (rc < 0) return reply_err(ctx, m, rc, err[0] ? err : tr_strerror(rc));
   ev_flush(ctx, s, false);
   return 0;

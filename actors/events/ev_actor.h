@@ -28,6 +28,8 @@ typedef struct ev_state {
   ev_sub *subs;
   bool catching_up;     /* an EV_I_CATCHUP is on its way */
   uint64_t timer;
+  uint64_t dropped;     /* events sent (not asked) and refused: too many waiting */
+  uint64_t dropped_log; /* when that was last logged (ms) */
 } ev_state;
 
 /* Writes (ev_actor.c). */
