@@ -31,7 +31,8 @@ static int build(const tr_unpack *args, tr_pack *pk, char *topic, size_t cap, ch
   topic[tn] = 0;
   static const char *const keys[] = {"filter", "after", "from_time", "to_time", "desc"};
   uint32_t n = 1;
-  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) n += tr_unpack_find(args, keys[i], &v) == 0;
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+    n += tr_unpack_find(args, keys[i], &v) == 0;
   uint64_t max = EVENTS_MAX;
   if (tr_unpack_find_uint(args, "max", &max) == 0 && (max == 0 || max > EVENTS_MAX))
     max = EVENTS_MAX; /* a console reply has a size limit */

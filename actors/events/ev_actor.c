@@ -130,7 +130,8 @@ void ev_write_landed(tr_ctx *ctx, ev_state *s) {
     tr_actor_reply(ctx, &req, TR_EV_REPLY, pk.data, pk.len);
   }
   if (st == 0 && w->nev) ev_subs_live(ctx, s, w);
-  if (st < 0) tr_log(TR_LOG_WARN, "events", "events/%s: a write failed: %s", s->topic, tr_strerror(st));
+  if (st < 0)
+    tr_log(TR_LOG_WARN, "events", "events/%s: a write failed: %s", s->topic, tr_strerror(st));
   ev_write_free(w);
   ev_flush(ctx, s, false);
 }
@@ -273,8 +274,9 @@ static int on_publish(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
     s->dropped++;
     uint64_t now = ev_now_ms();
     if (now - s->dropped_log >= 10000) {
-      tr_log(TR_LOG_WARN, "events", "events/%s: %llu sent events refused so far: %u wait to be stored",
-             s->topic, (unsigned long long)s->dropped, (unsigned)s->npend);
+      tr_log(TR_LOG_WARN, "events",
+             "events/%s: %llu sent events refused so far: %u wait to be stored", s->topic,
+             (unsigned long long)s->dropped, (unsigned)s->npend);
       s->dropped_log = now;
     }
   }
@@ -289,7 +291,8 @@ static int on_read(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
   char err[320] = "";
   tr_unpack u;
   tr_unpack_init(&u, m->data, m->len);
-  if (tr_unpack_peek(&u) != TR_MP_MAP) return reply_err(ctx, m, TR_EINVAL, "a request must be a map");
+  if (tr_unpack_peek(&u) != TR_MP_MAP)
+    return reply_err(ctx, m, TR_EINVAL, "a request must be a map");
   ev_scope sc = {s->st, &s->tb, s->topic, s->qname, s->first, s->last};
   tr_pack pk = TR_PACK_INIT;
   int rc;
@@ -312,7 +315,8 @@ static int on_retention(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
   uint64_t age = 0, bytes = 0;
   int ha = 0, hb = 0, rc;
   tr_unpack v;
-  if (tr_unpack_peek(&u) != TR_MP_MAP) return reply_err(ctx, m, TR_EINVAL, "a request must be a map");
+  if (tr_unpack_peek(&u) != TR_MP_MAP)
+    return reply_err(ctx, m, TR_EINVAL, "a request must be a map");
   if (tr_unpack_find(&u, "max_age_ms", &v) == 0) {
     if ((rc = tr_unpack_uint(&v, &age)) < 0)
       return reply_err(ctx, m, TR_EINVAL, "max_age_ms must be a number >= 0");

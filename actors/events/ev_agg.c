@@ -83,7 +83,8 @@ static int field_parse(const tr_unpack *req, const char *key, bool key_ok, field
   } else goto bad;
   return 0;
 bad:
-  snprintf(err, cap, "%s must be \"bk\", \"pi\", %s\"attrs.<name>\"", key, key_ok ? "\"key\", " : "");
+  snprintf(err, cap, "%s must be \"bk\", \"pi\", %s\"attrs.<name>\"", key,
+           key_ok ? "\"key\", " : "");
   return TR_EINVAL;
 }
 

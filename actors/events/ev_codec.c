@@ -90,7 +90,8 @@ int ev_event_encode(const tr_unpack *in, uint64_t now_ms, uint64_t min_time, con
     } else if (key_is(k, kn, "topic") || key_is(k, kn, "id")) {
       rc = tr_unpack_skip(&u); /* implied by where it goes; a server assigns ids */
     } else {
-      snprintf(err, cap, "unknown event field '%.*s' (type, time, source, key, pi, bk, attrs, data)",
+      snprintf(err, cap,
+               "unknown event field '%.*s' (type, time, source, key, pi, bk, attrs, data)",
                (int)(kn > 64 ? 64 : kn), k);
       return TR_EINVAL;
     }

@@ -219,7 +219,8 @@ static int ask(tr_ctx *ctx, hreq *r, uint32_t type, const tr_pack *pk) {
                 TR_EV_TOPIC_MAX);
   if (pk->err) return fail(ctx, r, 400, "the request is too big");
   int rc = tr_virtual_ask(ctx, name, type, pk->data, pk->len, ASK_MS, &r->corr);
-  if (rc < 0) return fail(ctx, r, status_of(rc), "the event bus is out of reach: %s", tr_strerror(rc));
+  if (rc < 0)
+    return fail(ctx, r, status_of(rc), "the event bus is out of reach: %s", tr_strerror(rc));
   return 0;
 }
 
@@ -326,7 +327,8 @@ static int start_body(tr_ctx *ctx, hreq *r, const qparam *ps, int n) {
       bool t = !strcmp(k, "from") || !strcmp(k, "to");
       tr_pack_str(&b, t ? (k[0] == 'f' ? "from_time" : "to_time") : k);
       uint64_t ms;
-      if (t && json_is_string(v) && parse_time(json_string_value(v), &ms) == 0) tr_pack_uint(&b, ms);
+      if (t && json_is_string(v) && parse_time(json_string_value(v), &ms) == 0)
+        tr_pack_uint(&b, ms);
       else if (t && json_is_integer(v) && json_integer_value(v) >= 0)
         tr_pack_uint(&b, (uint64_t)json_integer_value(v));
       else if (t) {

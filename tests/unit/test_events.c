@@ -201,8 +201,10 @@ static void test_publish_ids_query(void **st) {
   while (query_ids("t", "{\"filter\":{\"pi\":\"inst-1\"}}", ids, 100, NULL) == 0 &&
          t_now_ms() < end)
     t_sleep_ms(5);
-  assert_int_equal(query_ids("t", "{\"filter\":{\"pi\":\"inst-1\",\"key\":\"order\",\"bk\":\"B-1\"}}",
-                             ids, 100, NULL), 1);
+  assert_int_equal(
+      query_ids("t", "{\"filter\":{\"pi\":\"inst-1\",\"key\":\"order\",\"bk\":\"B-1\"}}", ids,
+                100, NULL),
+      1);
   assert_int_equal(ids[0], 33);
   /* all in order, paged */
   assert_int_equal(query_ids("t", "{\"max\":10}", ids, 100, &more), 10);
@@ -516,7 +518,8 @@ static void test_retention(void **st) {
   uint64_t each = bytes / events;
   assert_int_equal(bytes % events, 0);
   char j[128];
-  snprintf(j, sizeof j, "{\"max_age_ms\":0,\"max_bytes\":%llu}", (unsigned long long)(each * 25 + each / 2));
+  snprintf(j, sizeof j, "{\"max_age_ms\":0,\"max_bytes\":%llu}",
+           (unsigned long long)(each * 25 + each / 2));
   assert_int_equal(call("ret", TR_EV_RETENTION, j, NULL), 0);
   end = t_now_ms() + WAIT_MS;
   do {
