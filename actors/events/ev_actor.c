@@ -370,6 +370,19 @@ static int on_retention(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
 
 /* ------------------------------------------------------------ the actor */
 
+/* The tick runs only while there is something to do (leases to watch,
+ * retention to apply): its messages count as activity, and a topic with
+ * nothing to do should passivate when idle. */
+void ev_timer_update(tr_ctx *ctx, ev_state *s) {
+  bool need = s->subs || s->meta.max_age_ms || s->meta.max_bytes;
+  if (need && !s->timer) {
+    if (tr_timer_start(ctx, TICK_MS, TICK_MS, EV_I_TICK, NULL, 0, &s->timer) < 0) s->timer = 0;
+  } else if (!need && s->timer) {
+    tr_timer_cancel(ctx, s->timer);
+    s->timer = 0;
+  }
+}
+
 static int ev_init(tr_ctx *ctx, void *state, const void *arg) {
   ev_state *s = state;
   const tr_virtual_id *id = arg;
@@ -396,7 +409,8 @@ static int ev_init(tr_ctx *ctx, void *state, const void *arg) {
   }
   tr_store_view_end(v);
   if (rc < 0) return rc;
-  return tr_timer_start(ctx, TICK_MS, TICK_MS, EV_I_TICK, NULL, 0, &s->timer);
+  ev_timer_update(ctx, s);
+  return 0;
 }
 
 static int ev_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
@@ -405,19 +419,26 @@ static int ev_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
   case TR_EV_PUBLISH:
   case TR_EV_PUBLISH_MANY:
   case TR_WF_EVENT: return on_publish(ctx, s, m);
-  case TR_EV_SUBSCRIBE: return ev_subs_subscribe(ctx, s, m);
+  case TR_EV_SUBSCRIBE:
+    ev_subs_subscribe(ctx, s, m);
+    ev_timer_update(ctx, s);
+    return 0;
   case TR_EV_UNSUBSCRIBE: return ev_subs_unsubscribe(ctx, s, m);
   case TR_EV_QUERY:
   case TR_EV_COUNT:
   case TR_EV_DISTINCT:
   case TR_EV_FUNNEL: return on_read(ctx, s, m);
-  case TR_EV_RETENTION: return on_retention(ctx, s, m);
+  case TR_EV_RETENTION:
+    on_retention(ctx, s, m);
+    ev_timer_update(ctx, s);
+    return 0;
   case EV_I_DONE: ev_write_landed(ctx, s); return 0;
   case EV_I_CATCHUP: ev_subs_catchup(ctx, s); return 0;
   case EV_I_TICK:
     ev_subs_tick(ctx, s);
     if (s->meta.max_age_ms || (s->meta.max_bytes && s->meta.bytes > s->meta.max_bytes))
       ev_flush(ctx, s, true);
+    ev_timer_update(ctx, s);
     return 0;
   default:
     if (m->type < TR_MSG_SYSTEM) reply_err(ctx, m, TR_EINVAL, "unknown request type");

@@ -27,7 +27,7 @@ typedef struct ev_state {
   ev_write *flight;     /* the write in flight, or NULL */
   ev_sub *subs;
   bool catching_up;     /* an EV_I_CATCHUP is on its way */
-  uint64_t timer;
+  uint64_t timer;       /* the tick's timer, 0 while it does not run */
   uint64_t dropped;     /* events sent (not asked) and refused: too many waiting */
   uint64_t dropped_log; /* when that was last logged (ms) */
 } ev_state;
@@ -36,6 +36,8 @@ typedef struct ev_state {
 void ev_flush(tr_ctx *ctx, ev_state *s, bool retention);
 void ev_write_landed(tr_ctx *ctx, ev_state *s);
 int ev_reply_pack(tr_ctx *ctx, const tr_msg *m, tr_pack *pk);
+/* Starts or stops the tick as leases and retention need it. */
+void ev_timer_update(tr_ctx *ctx, ev_state *s);
 
 /* Subscriptions (ev_subs.c). */
 int ev_subs_subscribe(tr_ctx *ctx, ev_state *s, const tr_msg *m);
