@@ -25,6 +25,7 @@ typedef struct hreq {
   int ep;
   char topic[TR_EV_TOPIC_MAX + 1];
   uint64_t corr;
+  char query[8192], path[512]; /* NUL-terminated copies of the request's */
 } hreq;
 
 /* ------------------------------------------------------------ answers */
@@ -547,15 +548,14 @@ static int hreq_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
   hreq *r = st;
   if (m->type == MSG_REQUEST) {
     /* query strings and paths are views without a NUL: copy them */
-    char q[8192], p[512];
-    if (r->in.req.query_len >= sizeof q || r->in.req.path_len >= sizeof p)
+    if (r->in.req.query_len >= sizeof r->query || r->in.req.path_len >= sizeof r->path)
       return fail(ctx, r, 414, "the URL is too long");
-    memcpy(q, r->in.req.query, r->in.req.query_len);
-    q[r->in.req.query_len] = 0;
-    memcpy(p, r->in.req.path, r->in.req.path_len);
-    p[r->in.req.path_len] = 0;
-    r->in.req.query = q;
-    r->in.req.path = p;
+    memcpy(r->query, r->in.req.query, r->in.req.query_len);
+    r->query[r->in.req.query_len] = 0;
+    memcpy(r->path, r->in.req.path, r->in.req.path_len);
+    r->path[r->in.req.path_len] = 0;
+    r->in.req.query = r->query;
+    r->in.req.path = r->path;
     int rc = route(ctx, r);
     return rc < 0 ? fail(ctx, r, 500, "the request failed: %s", tr_strerror(rc)) : rc;
   }
