@@ -22,13 +22,15 @@ static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *ftw) {
 
 /* ------------------------------------------------------------ a subscriber */
 
-enum { MSG_GO = 1, SUBS = 3, MAXIDS = 20000 };
+enum { MSG_GO = 1, MSG_UNSUB, MSG_PROBE, SUBS = 3, MAXIDS = 20000 };
 
 typedef struct rec {
   _Atomic int64_t n;     /* ids received */
   _Atomic int64_t last;  /* the last id received */
   _Atomic int64_t dups;  /* ids received out of order or twice */
   _Atomic int64_t subscribed;
+  _Atomic int64_t unsubscribed, probes; /* answers to MSG_UNSUB, MSG_PROBE */
+  uint64_t corr_unsub, corr_probe;      /* the subscriber's own thread only */
   int64_t ids[MAXIDS];
 } rec;
 static rec g_rec[SUBS];
@@ -36,8 +38,16 @@ static char g_sub_req[SUBS][256];
 
 static int sub_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
   (void)st;
-  if (m->type == MSG_GO) { /* payload: the index of the subscriber */
-    int i = (int)t_msg_int(m);
+  int i = (int)t_msg_int(m); /* payload: the index of the subscriber */
+  if (m->type == MSG_UNSUB || m->type == MSG_PROBE) {
+    /* a probe is any ask: its answer comes after every delivery the bus
+     * made before it, as messages between two actors keep their order */
+    tr_virtual_ask(ctx, "events/t", m->type == MSG_UNSUB ? TR_EV_UNSUBSCRIBE : TR_EV_RETENTION,
+                   "\x80", 1, WAIT_MS,
+                   m->type == MSG_UNSUB ? &g_rec[i].corr_unsub : &g_rec[i].corr_probe);
+    return 0;
+  }
+  if (m->type == MSG_GO) {
     tr_pack pk = TR_PACK_INIT;
     tr_json_to_msgpack(g_sub_req[i], strlen(g_sub_req[i]), NULL, &pk, NULL, 0);
     uint64_t corr;
@@ -52,7 +62,9 @@ static int sub_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
 #define SUB_B(I)                                                                    \
   static int sub_receive_##I(tr_ctx *ctx, void *st, const tr_msg *m) {              \
     if (m->type == TR_EV_REPLY) {                                                   \
-      if (tr_reply_status(m->data, m->len) == 0) atomic_store(&g_rec[I].subscribed, 1); \
+      if (m->corr == g_rec[I].corr_unsub) atomic_fetch_add(&g_rec[I].unsubscribed, 1); \
+      else if (m->corr == g_rec[I].corr_probe) atomic_fetch_add(&g_rec[I].probes, 1); \
+      else if (tr_reply_status(m->data, m->len) == 0) atomic_store(&g_rec[I].subscribed, 1); \
       return 0;                                                                     \
     }                                                                               \
     if (m->type != TR_EV_DELIVER) return sub_receive(ctx, st, m);                   \
@@ -286,6 +298,39 @@ static void test_subscribe_resume(void **st) {
   assert_int_equal(call("t", TR_EV_SUBSCRIBE, "{\"from\":\"x\"}", NULL), TR_EINVAL);
   assert_int_equal(call("t", TR_EV_SUBSCRIBE, "{\"filter\":{\"pi\":1}}", NULL), TR_EINVAL);
   assert_int_equal(call("t", TR_EV_SUBSCRIBE, "{\"lease_ms\":0}", NULL), TR_EINVAL);
+}
+
+/* Publishes one event and waits for a probe of subscriber i: afterwards
+ * everything the bus delivered to i for it has arrived. */
+static void publish_and_probe(tr_ref sub, int i) {
+  assert_int_equal(call("t", TR_EV_PUBLISH, "{\"type\":\"p\"}", NULL), 0);
+  int64_t before = atomic_load(&g_rec[i].probes);
+  assert_int_equal(t_send_int(g_sys, sub, MSG_PROBE, i), 0);
+  assert_int_equal(t_wait_ge(&g_rec[i].probes, before + 1), before + 1);
+}
+
+static void test_unsubscribe_and_lease(void **st) {
+  (void)st;
+  tr_ref a = sub_start(0, "{}");
+  publish_and_probe(a, 0);
+  assert_int_equal(atomic_load(&g_rec[0].n), 1);
+  assert_int_equal(t_send_int(g_sys, a, MSG_UNSUB, 0), 0);
+  assert_int_equal(t_wait_ge(&g_rec[0].unsubscribed, 1), 1);
+  publish_and_probe(a, 0);
+  publish_and_probe(a, 0);
+  assert_int_equal(atomic_load(&g_rec[0].n), 1); /* nothing after the unsubscribe */
+  /* a lease that is not renewed lapses (checked every second) */
+  tr_ref b = sub_start(1, "{\"lease_ms\":1}");
+  int64_t got = -1;
+  uint64_t end = t_now_ms() + WAIT_MS;
+  while (got != atomic_load(&g_rec[1].n) && t_now_ms() < end) {
+    got = atomic_load(&g_rec[1].n);
+    t_sleep_ms(200);
+    publish_and_probe(b, 1);
+  }
+  assert_int_equal(got, atomic_load(&g_rec[1].n));
+  publish_and_probe(b, 1);
+  assert_int_equal(got, atomic_load(&g_rec[1].n)); /* and stays lapsed */
 }
 
 /* ------------------------------------------------------------ aggregations */
@@ -597,6 +642,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_publish_ids_query, setup, teardown),
       cmocka_unit_test_setup_teardown(test_subscribe_resume, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unsubscribe_and_lease, setup, teardown),
       cmocka_unit_test_setup_teardown(test_aggregations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
