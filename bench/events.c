@@ -1,9 +1,10 @@
 /* events.c - the event bus and warehouse (actors/events), in process.
  *
- *   bench_events ingest [SECS] [BATCH] [WINDOW]
+ *   bench_events ingest [SECS] [BATCH] [WINDOW] [SUB]
  *     events/s stored durably (SYNC store: each answer comes after fsync):
  *     a driver actor keeps WINDOW (8) PUBLISH_MANY asks of BATCH (1000)
- *     events in flight for SECS (5) s, with one subscriber actor fed live
+ *     events in flight for SECS (5) s, with (SUB 1, default) or without (0)
+ *     one subscriber actor fed live
  *     (its deliveries/s and the time from acceptance to delivery, whole ms);
  *     then single-event PUBLISH asks, 4096 in flight, for as long. Prints
  *     peer=troupe bench=events ingest_per_s=.. ingest_single_per_s=..
@@ -203,17 +204,21 @@ int main(int argc, char **argv) {
     g_d = (drive){.batch = (uint32_t)bench_arg(argc, argv, 3, 1000),
                   .window = (uint32_t)bench_arg(argc, argv, 4, 8)};
     build(&g_d, 0, &g_d.single); /* the same batch every time: the driver stays cheap */
-    tr_ref sub;
-    if (tr_system_spawn(g_sys, &sub_b, NULL, NULL, &sub) < 0) return 1;
-    tr_system_send(g_sys, sub, 1, NULL, 0);
-    while (!atomic_load(&g_subscribed)) usleep(1000);
+    int with_sub = (int)bench_arg(argc, argv, 5, 1);
+    tr_ref sub = TR_REF_NONE;
+    if (with_sub) {
+      if (tr_system_spawn(g_sys, &sub_b, NULL, NULL, &sub) < 0) return 1;
+      tr_system_send(g_sys, sub, 1, NULL, 0);
+      while (!atomic_load(&g_subscribed)) usleep(1000);
+    }
     g_d.until = bench_now() + secs;
     double t = run_driver();
     double many = (double)g_d.acked / t;
     uint64_t end = (uint64_t)(bench_now() + 30);
-    while (atomic_load(&g_delivered) < g_d.acked && bench_now() < (double)end) usleep(1000);
+    while (with_sub && atomic_load(&g_delivered) < g_d.acked && bench_now() < (double)end)
+      usleep(1000);
     double sub_rate = (double)atomic_load(&g_delivered) / t;
-    tr_system_stop(g_sys, sub);
+    if (with_sub) tr_system_stop(g_sys, sub);
     uint64_t errs = g_d.errors;
     g_d = (drive){.batch = 1, .window = 4096};
     build(&g_d, 0, &g_d.single);
