@@ -19,6 +19,13 @@ enum { MSG_REQUEST = 0x45564801, ASK_MS = 30000 };
 
 enum { EP_PUBLISH, EP_EVENTS, EP_COUNTS, EP_DISTINCT, EP_FUNNEL, EP_RET_GET, EP_RET_PUT };
 
+typedef struct qparam {
+  char name[128];
+  char val[512];
+} qparam;
+
+enum { QMAX = 24 };
+
 typedef struct hreq {
   uint8_t *raw;
   tr_http_incoming in;
@@ -26,6 +33,7 @@ typedef struct hreq {
   char topic[TR_EV_TOPIC_MAX + 1];
   uint64_t corr;
   char query[8192], path[512]; /* NUL-terminated copies of the request's */
+  qparam ps[QMAX];             /* the query string, decoded (in the state: big) */
 } hreq;
 
 /* ------------------------------------------------------------ answers */
@@ -112,12 +120,6 @@ static int parse_time(const char *s, uint64_t *ms) {
 
 /* ------------------------------------------------------------ query strings */
 
-typedef struct qparam {
-  char name[32];
-  char val[512];
-} qparam;
-
-enum { QMAX = 24 };
 
 static int hexv(int c) {
   return isdigit(c) ? c - '0' : isxdigit(c) ? (tolower(c) - 'a' + 10) : -1;
@@ -171,12 +173,31 @@ static const char *qget(const qparam *ps, int n, const char *name) {
 
 /* ------------------------------------------------------------ requests */
 
-/* {filter: {types, pi, bk, key}} from the query string into pk (a map
- * entry; the caller counts it). */
+/* A query-string value as the scalar it spells: an integer, a number,
+ * true, false, null, or else the string, so that attrs.n=3 matches 3. */
+static void pack_scalar(tr_pack *pk, const char *v) {
+  char *end;
+  long long i = strtoll(v, &end, 10);
+  if (*v && !*end) {
+    tr_pack_int(pk, i);
+    return;
+  }
+  double d = strtod(v, &end);
+  if (*v && !*end) tr_pack_double(pk, d);
+  else if (!strcmp(v, "true") || !strcmp(v, "false")) tr_pack_bool(pk, v[0] == 't');
+  else if (!strcmp(v, "null")) tr_pack_nil(pk);
+  else tr_pack_str(pk, v);
+}
+
+/* {filter: {types, pi, bk, key, attrs}} from the query string into pk (a
+ * map entry; the caller counts it). attrs.<name>=value entries each must
+ * hold. */
 static void pack_filter(tr_pack *pk, const qparam *ps, int n) {
   const char *type = qget(ps, n, "type"), *f[3] = {"pi", "bk", "key"};
-  uint32_t m = !!(type && *type);
+  uint32_t m = !!(type && *type), na = 0;
   for (int i = 0; i < 3; i++) m += qget(ps, n, f[i]) && *qget(ps, n, f[i]);
+  for (int i = 0; i < n; i++) na += !strncmp(ps[i].name, "attrs.", 6) && ps[i].name[6];
+  m += na > 0;
   tr_pack_str(pk, "filter");
   tr_pack_map(pk, m);
   if (type && *type) { /* comma-separated */
@@ -195,6 +216,14 @@ static void pack_filter(tr_pack *pk, const qparam *ps, int n) {
     const char *v = qget(ps, n, f[i]);
     if (v && *v) tr_pack_kv_str(pk, f[i], v);
   }
+  if (!na) return;
+  tr_pack_str(pk, "attrs");
+  tr_pack_map(pk, na);
+  for (int i = 0; i < n; i++)
+    if (!strncmp(ps[i].name, "attrs.", 6) && ps[i].name[6]) {
+      tr_pack_str(pk, ps[i].name + 6);
+      pack_scalar(pk, ps[i].val);
+    }
 }
 
 /* from/to/after/max as numbers into pk; counts the entries in *m. */
@@ -522,13 +551,12 @@ static int route(tr_ctx *ctx, hreq *r) {
       continue;
     }
     r->ep = eps[i].ep;
-    qparam ps[QMAX];
     int n;
-    if (parse_query(r->in.req.query, r->in.req.query_len, ps, &n) < 0)
+    if (parse_query(r->in.req.query, r->in.req.query_len, r->ps, &n) < 0)
       return fail(ctx, r, 400, "the query string is malformed or has too many parameters");
     return r->ep == EP_PUBLISH || r->ep == EP_FUNNEL || r->ep == EP_RET_PUT
-               ? start_body(ctx, r, ps, n)
-               : start_get(ctx, r, ps, n);
+               ? start_body(ctx, r, r->ps, n)
+               : start_get(ctx, r, r->ps, n);
   }
   if (other) return fail(ctx, r, 405, "method %s is not allowed here", m);
   return fail(ctx, r, 404, "no such resource: %.*s",

@@ -75,6 +75,7 @@ call GET "/warehouse/events?topic=custom&after=custom:2"; want 200 '^\{"events":
 call GET "/warehouse/events?topic=custom&type=quest.done"; want 200 '"seq":2,'
 call GET "/warehouse/events?topic=custom&from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z"
 want 200 '"events":\[\]'
+call GET "/warehouse/events?topic=custom&attrs.user=u2"; want 200 '^\{"events":\[\{[^]]*"seq":3,[^]]*\],"more":false'
 call GET "/warehouse/events?topic=custom&max=0"; want 400 "$ERR"
 call GET "/warehouse/events?topic=custom&from=yesterday"; want 400 'from must be'
 call GET "/warehouse/counts?topic=custom&bucket=day"
