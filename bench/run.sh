@@ -40,6 +40,11 @@
 #   workflow runs of each repetition, the raw LMDB probe of ../shared/limits
 #   (LIMITS_SRC) runs once: peer=lmdb bench=limits lmdb_commit_sync_per_s=.. ...
 #   `bench/run.sh workflow http` ends with a table against the issue's targets.
+# events: durable ingest in process (bench/events.c): EV_SECS (5) s of PUBLISH_MANY
+#   asks of EV_BATCH (1000) events, EV_WINDOW (8) in flight, then as long of single
+#   PUBLISH asks: ingest_per_s, ingest_single_per_s (SYNC store).
+# warehouse: WH_N (10000000) events stored (NOSYNC, not timed), then timed reads:
+#   count_per_minute_ms over all of them, one type, a query by pi, a distinct.
 # First builds a Release tree in BUILD_DIR (incremental). Raw per-run lines go to stderr
 # and build/bench-results/. Exit status: 0 all runs ok, 1 some run failed, 2 bad name.
 # bench/compare.sh sources this file for its troupe half (then main does not run).
@@ -54,7 +59,7 @@ REPS=${REPS:-1}
 TIMEOUT=${TIMEOUT:-180}
 SETTLE_MAX=${SETTLE_MAX:-30}
 DEFAULT_BENCHES="pingpong fanout spawn skynet"
-KNOWN_BENCHES="$DEFAULT_BENCHES persist recover remote virtual http workflow"
+KNOWN_BENCHES="$DEFAULT_BENCHES persist recover remote virtual http workflow events warehouse"
 
 # Sizes: the kit's knobs and defaults, so that the same work is measured.
 PP_N=${PP_N:-2000000}
@@ -75,6 +80,10 @@ RM_PAYLOADS=${RM_PAYLOADS:-"64 1024 64u"}  # bytes per message; "u": unsealed (b
 VA_K=${VA_K:-100000}   # virtual: names activated
 VA_M=${VA_M:-2000000}  # virtual: messages to active names (and again to refs)
 VA_W=${VA_W:-1000}     # virtual: names (and refs) the messages go round
+EV_SECS=${EV_SECS:-5}          # events: seconds of each ingest run (batched, then single)
+EV_BATCH=${EV_BATCH:-1000}     # events: events per PUBLISH_MANY
+EV_WINDOW=${EV_WINDOW:-8}      # events: PUBLISH_MANY asks in flight
+WH_N=${WH_N:-10000000}         # warehouse: events stored before the timed reads
 HT_SECS=${HT_SECS:-10}
 HT_CONNS=${HT_CONNS:-64}
 HT_WRK_THREADS=${HT_WRK_THREADS:-2}
@@ -115,7 +124,8 @@ troupe_cmd() {
               else
                 CMD=("$bin" "$WF_N" "$WF_WINDOW" "$WF_WORKERS" "$WF_LAT_SECS" "$WF_STARTER")
               fi ;;
-    events | warehouse) return 3 ;;
+    events)   CMD=("$BUILD_DIR/bench/bench_events" ingest "$EV_SECS" "$EV_BATCH" "$EV_WINDOW") ;;
+    warehouse) CMD=("$BUILD_DIR/bench/bench_events" warehouse "$WH_N") ;;
     *) return 2 ;;
   esac
 }
@@ -172,6 +182,7 @@ troupe_build() {
     case "$b" in
       http) targets+=(troupe) ;;                                      # bench/http.sh: the daemon
       workflow) targets+=(bench_workflow bench_wfhttp troupe) ;;
+      events | warehouse) targets+=(bench_events) ;;
       *) targets+=("bench_$b") ;;
     esac
   done

@@ -862,13 +862,17 @@ static int cmd_drain(cmdctx *x) {
   return 0;
 }
 
+static int cmd_events(cmdctx *x) {
+  return tr_console_events(x->con->sys, &x->args, x->data, x->err, sizeof x->err);
+}
+
 static const struct {
   const char *name;
   int (*run)(cmdctx *x);
 } commands[] = {
     {"status", cmd_status}, {"nodes", cmd_nodes}, {"actors", cmd_actors},
     {"actor", cmd_actor},   {"stop", cmd_stop},   {"restart", cmd_restart},
-    {"leave", cmd_leave},   {"drain", cmd_drain},
+    {"leave", cmd_leave},   {"drain", cmd_drain},   {"events", cmd_events},
 };
 
 /* One request p[0..n) from the network in, one reply into out. */

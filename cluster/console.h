@@ -183,4 +183,12 @@ const char *tr_console_pub_url(const tr_console *con);
 
 void tr_console_get_stats(tr_console *con, tr_console_stats *out);
 
+/* The `events` command (console_events.c): asks "events/<topic>" for its
+ * stored events ({topic?, filter?, after?, max?, from_time?, to_time?, desc?} in
+ * args, the caller's) and appends the bus's answer {ok, events, more} to
+ * out (the caller's). On failure err[0..ecap) (the caller's) says why.
+ * Blocks up to 10 s: from the console's thread, not an actor. */
+int tr_console_events(tr_system *sys, const tr_unpack *args, tr_pack *out, char *err,
+                      size_t ecap);
+
 #endif

@@ -342,6 +342,8 @@ int tr_persist_append(tr_ctx *ctx, const void *event, size_t len, uint64_t *seq)
   return 0;
 }
 
+tr_store *tr_system_store(tr_system *sys) { return sys ? sys->store : NULL; }
+
 uint64_t tr_persist_seq(tr_ctx *ctx) {
   struct tr_persist_data *d = ctx ? pdata(ctx) : NULL;
   return d ? d->last : 0;

@@ -307,6 +307,11 @@ int tr_table_get(tr_store *s, tr_store_view *v, uint32_t table, const void *key,
                  const void **val, size_t *vlen);
 int tr_table_scan(tr_store *s, tr_store_view *v, uint32_t table, const void *prefix, size_t plen,
                   tr_store_kv_fn fn, void *arg);
+/* As scan, beginning at the first key >= start[0..slen) (caller-owned; a
+ * start outside the prefix means the prefix's first key): for ranges over
+ * keys that end in a big-endian number. */
+int tr_table_scan_from(tr_store *s, tr_store_view *v, uint32_t table, const void *prefix,
+                       size_t plen, const void *start, size_t slen, tr_store_kv_fn fn, void *arg);
 
 #ifdef __cplusplus
 }

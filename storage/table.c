@@ -45,8 +45,18 @@ int tr_table_get(tr_store *s, tr_store_view *v, uint32_t table, const void *key,
 
 int tr_table_scan(tr_store *s, tr_store_view *v, uint32_t table, const void *prefix, size_t plen,
                   tr_store_kv_fn fn, void *arg) {
-  if (!s || !fn || (plen && !prefix)) return TR_EINVAL;
-  if (plen > TR_STORE_MAX_KEY) return TR_ETOOBIG;
+  return tr_table_scan_from(s, v, table, prefix, plen, prefix, plen, fn, arg);
+}
+
+int tr_table_scan_from(tr_store *s, tr_store_view *v, uint32_t table, const void *prefix,
+                       size_t plen, const void *start, size_t slen, tr_store_kv_fn fn, void *arg) {
+  if (!s || !fn || (plen && !prefix) || (slen && !start)) return TR_EINVAL;
+  if (plen > TR_STORE_MAX_KEY || slen > TR_STORE_MAX_KEY) return TR_ETOOBIG;
+  /* a start before the prefix would return keys outside it */
+  if (slen < plen || (plen && memcmp(start, prefix, plen))) {
+    start = prefix;
+    slen = plen;
+  }
   MDB_dbi dbi;
   int rc = table_dbi(s, table, &dbi);
   if (rc) return rc;
@@ -56,8 +66,8 @@ int tr_table_scan(tr_store *s, tr_store_view *v, uint32_t table, const void *pre
   bool corrupt = false;
   int stop = 0;
   if ((rc = mdb_cursor_open(rv.v->txn, dbi, &c))) goto out;
-  MDB_val key = {plen, (void *)prefix}, val;
-  rc = plen ? mdb_cursor_get(c, &key, &val, MDB_SET_RANGE)
+  MDB_val key = {slen, (void *)start}, val;
+  rc = slen ? mdb_cursor_get(c, &key, &val, MDB_SET_RANGE)
             : mdb_cursor_get(c, &key, &val, MDB_FIRST);
   while (rc == 0 && key.mv_size >= plen && (plen == 0 || memcmp(key.mv_data, prefix, plen) == 0)) {
     const uint8_t *p;

@@ -65,6 +65,13 @@ int tr_system_persist_spawn(tr_system *sys, const tr_persistent *p, const void *
  * TR_EPERM outside a persistent actor or during recovery. */
 int tr_persist_append(tr_ctx *ctx, const void *event, size_t len, uint64_t *seq);
 
+/* The node's store (storage/store.h), or NULL without a data dir: for
+ * actors that keep data which does not belong in a journal replayed at
+ * every activation (the event warehouse's tables and queues). Borrowed: it
+ * lives as long as the system. */
+typedef struct tr_store tr_store;
+tr_store *tr_system_store(tr_system *sys);
+
 /* Last sequence number appended (acknowledged or not). */
 uint64_t tr_persist_seq(tr_ctx *ctx);
 

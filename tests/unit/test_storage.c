@@ -142,6 +142,17 @@ static void test_tables(void **st) {
   assert_int_equal(a.n, 2);
   assert_string_equal(a.keys[0], "u:ann");
   assert_string_equal(a.keys[1], "u:bob");
+  /* from a key inside the prefix; a start outside it means the prefix's first */
+  memset(&a, 0, sizeof a);
+  assert_int_equal(tr_table_scan_from(s, v, users, "u:", 2, "u:b", 3, scan_cb, &a), 0);
+  assert_int_equal(a.n, 1);
+  assert_string_equal(a.keys[0], "u:bob");
+  memset(&a, 0, sizeof a);
+  assert_int_equal(tr_table_scan_from(s, v, users, "u:", 2, "a", 1, scan_cb, &a), 0);
+  assert_int_equal(a.n, 2);
+  memset(&a, 0, sizeof a);
+  assert_int_equal(tr_table_scan_from(s, v, users, "u:", 2, "u:c", 3, scan_cb, &a), 0);
+  assert_int_equal(a.n, 0);
   tr_store_view_end(v);
   assert_int_equal(st_t_write1(s, tr_op_del(users, "u:ann", 5)), 0);
   assert_int_equal(st_t_write1(s, tr_op_del(users, "u:ann", 5)), 0); /* absent is fine */

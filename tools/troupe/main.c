@@ -22,6 +22,7 @@
 #include "actors/workflow/index.h"
 #include "actors/workflow/repo.h"
 #include "actors/camunda/camunda.h"
+#include "actors/events/events_http.h"
 #include "actors/http/http.h"
 #include "config.h"
 #include "troupe/troupe.h"
@@ -70,7 +71,7 @@ static int http_start(tr_system *sys, const tr_node_config *c, char *bodies[2],
                    bodies[0]);
   tr_http_route_fn(srv, "GET", "/readyz", TR_HTTP_ROUTE_EXACT | TR_HTTP_ROUTE_PUBLIC, probe,
                    bodies[1]);
-  if ((rc = tr_camunda_start(sys, srv)) < 0) {
+  if ((rc = tr_camunda_start(sys, srv)) < 0 || (rc = tr_events_http_start(sys, srv)) < 0) {
     tr_http_free(srv);
     return rc;
   }
@@ -179,11 +180,14 @@ int main(int argc, char **argv) {
   if ((rc = tr_jobs_register(sys, TR_ROLE_ENGINE)) < 0 ||
       (rc = tr_wf_repo_register(sys, TR_ROLE_ENGINE)) < 0 ||
       (rc = tr_wf_engine_register(sys, TR_ROLE_ENGINE)) < 0 ||
-      (rc = tr_wf_index_register(sys, TR_ROLE_ENGINE)) < 0) {
+      (rc = tr_wf_index_register(sys, TR_ROLE_ENGINE)) < 0 ||
+      (rc = tr_events_register(sys, TR_ROLE_ENGINE)) < 0) {
     tr_log(TR_LOG_ERROR, "troupe", "cannot register the platform's kinds: %s", tr_strerror(rc));
     tr_system_free(sys);
     return 1;
   }
+  /* the engine's events go to the bus, where they are stored and pushed */
+  tr_wf_emit_target(sys, "events/engine");
   /* the node supervisor: platform services start under it (later issues) */
   tr_supervisor_spec node = {TR_ONE_FOR_ONE, 10, 10000, NULL, 0};
   tr_spawn_opts nopts = {.name = "node"};

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "events.h"
 #include "table.h"
 #include "troupe/system.h"
 
@@ -28,6 +29,8 @@ typedef struct ctl {
   long limit;        /* -1: not given */
   long count;        /* top: refreshes; 0 = until interrupted */
   int opt_actors, opt_top; /* which command-specific options were given */
+  tc_events_opts ev;       /* events: --topic, --type, --pi, --bk, --follow, --after */
+  int opt_events;
   uint8_t admin[32];
   tc_client cl;
   int connected;
@@ -48,6 +51,11 @@ static void usage(FILE *f) {
         "  restart ACTOR       make the actor's supervisor restart it\n"
         "  drain [on|off]      stop (resume) placing new virtual actors on the node\n"
         "  leave               leave the cluster gracefully, then shut the node down\n"
+        "  events [--topic T] [--type X[,Y]] [--pi ID] [--bk KEY] [--limit N]\n"
+        "         [--after ID] [--follow]\n"
+        "                      stored events of a topic (default engine), newest N\n"
+        "                      (default 20) or all after ID; --follow keeps printing\n"
+        "                      new ones; --json: one event per line\n"
         "\n"
         "options:\n"
         "  --node URL          the console to ask (TROUPE_CONSOLE; default " TC_DEFAULT_NODE ")\n"
@@ -527,7 +535,8 @@ static int do_top(ctl *x) {
 
 /* ------------------------------------------------------------ main */
 
-enum { O_NODE = 256, O_KEY, O_JSON, O_TIMEOUT, O_KIND, O_SORT, O_LIMIT, O_ONCE, O_VERSION };
+enum { O_NODE = 256, O_KEY, O_JSON, O_TIMEOUT, O_KIND, O_SORT, O_LIMIT, O_ONCE, O_VERSION,
+       O_TOPIC, O_TYPE, O_PI, O_BK, O_FOLLOW, O_AFTER };
 
 static int parse_long(const char *s, long lo, long hi, long *out) {
   char *end;
@@ -553,7 +562,10 @@ static int parse(ctl *x, int argc, char **argv) {
       {"kind", required_argument, 0, O_KIND},       {"behavior", required_argument, 0, O_KIND},
       {"sort", required_argument, 0, O_SORT},       {"limit", required_argument, 0, O_LIMIT},
       {"once", no_argument, 0, O_ONCE},             {"help", no_argument, 0, 'h'},
-      {"version", no_argument, 0, O_VERSION},       {0, 0, 0, 0}};
+      {"version", no_argument, 0, O_VERSION},       {"topic", required_argument, 0, O_TOPIC},
+      {"type", required_argument, 0, O_TYPE},       {"pi", required_argument, 0, O_PI},
+      {"bk", required_argument, 0, O_BK},           {"follow", no_argument, 0, O_FOLLOW},
+      {"after", required_argument, 0, O_AFTER},     {0, 0, 0, 0}};
   const char *env = getenv("TROUPE_CONSOLE");
   snprintf(x->url, sizeof x->url, "%s", env && *env ? env : TC_DEFAULT_NODE);
   env = getenv("TROUPE_ADMIN_KEY_FILE");
@@ -600,6 +612,17 @@ static int parse(ctl *x, int argc, char **argv) {
           return fail(x, 2, "-n: bad value '%s'", optarg), -1;
         x->opt_top = 1;
         break;
+      case O_TOPIC: x->ev.topic = optarg, x->opt_events = 1; break;
+      case O_TYPE: x->ev.type = optarg, x->opt_events = 1; break;
+      case O_PI: x->ev.pi = optarg, x->opt_events = 1; break;
+      case O_BK: x->ev.bk = optarg, x->opt_events = 1; break;
+      case O_FOLLOW: x->ev.follow = 1, x->opt_events = 1; break;
+      case O_AFTER:
+        if (parse_long(optarg, 1, 0x7fffffffffffffffL, &v) < 0)
+          return fail(x, 2, "--after: bad id '%s'", optarg), -1;
+        x->ev.after = (uint64_t)v;
+        x->opt_events = 1;
+        break;
       case 'h':
         usage(stdout);
         exit(0);
@@ -630,7 +653,8 @@ int main(int argc, char **argv) {
   struct { const char *name; int min, max, actors_opts, top_opts; } cmds[] = {
       {"status", 0, 0, 0, 0}, {"nodes", 0, 0, 0, 0}, {"actors", 0, 0, 1, 0},
       {"actor", 1, 1, 0, 0},  {"top", 0, 0, 0, 1},   {"stop", 1, 1, 0, 0},
-      {"restart", 1, 1, 0, 0}, {"drain", 0, 1, 0, 0}, {"leave", 0, 0, 0, 0}};
+      {"restart", 1, 1, 0, 0}, {"drain", 0, 1, 0, 0}, {"leave", 0, 0, 0, 0},
+      {"events", 0, 0, 0, 0}};
   int k = -1;
   for (int i = 0; i < (int)(sizeof cmds / sizeof cmds[0]); i++)
     if (!strcmp(cmds[i].name, cmd)) k = i;
@@ -643,8 +667,11 @@ int main(int argc, char **argv) {
   if (x.opt_actors && !cmds[k].actors_opts)
     return fail(&x, 2, "--kind and --sort go with the actors command");
   if (x.opt_top && !cmds[k].top_opts) return fail(&x, 2, "-n and --once go with the top command");
-  if (x.limit >= 0 && !cmds[k].actors_opts && !cmds[k].top_opts)
-    return fail(&x, 2, "--limit goes with actors and top");
+  int is_events = !strcmp(cmd, "events");
+  if (x.limit >= 0 && !cmds[k].actors_opts && !cmds[k].top_opts && !is_events)
+    return fail(&x, 2, "--limit goes with actors, top and events");
+  if (x.opt_events && !is_events)
+    return fail(&x, 2, "--topic, --type, --pi, --bk, --after and --follow go with events");
   int drain_on = 1;
   if (!strcmp(cmd, "drain") && nargs == 1) {
     if (!strcmp(words[1], "on")) drain_on = 1;
@@ -670,6 +697,17 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "top")) ex = do_top(&x);
   else if (!strcmp(cmd, "stop") || !strcmp(cmd, "restart")) ex = do_stop_restart(&x, cmd, words[1]);
   else if (!strcmp(cmd, "drain")) ex = do_drain(&x, drain_on);
+  else if (is_events) {
+    x.ev.json = x.json;
+    x.ev.limit = x.limit;
+    ex = tc_events(&x.cl, &x.ev, err, sizeof err);
+    if (ex != TC_EXIT_OK) {
+      int j = x.json;
+      x.json = 0; /* stdout has JSON lines: the error goes to stderr only */
+      fail(&x, ex, "%s", err);
+      x.json = j;
+    }
+  }
   else ex = do_leave(&x);
 out:
   if (x.connected) tc_close(&x.cl);

@@ -1,0 +1,50 @@
+/* ev_actor.h - the state of an "events/<topic>" activation, shared by the
+ * actor (ev_actor.c) and its subscriptions (ev_subs.c). */
+#ifndef TR_EV_ACTOR_H
+#define TR_EV_ACTOR_H
+
+#include "actors/events/ev_write.h"
+
+typedef struct ev_sub {
+  struct ev_sub *next;
+  tr_ref who;
+  ev_filter f;
+  uint64_t cursor;  /* every id <= cursor was delivered or did not match */
+  uint64_t expires; /* ms since the epoch */
+  bool live;        /* caught up: gets each write as it lands */
+} ev_sub;
+
+typedef struct ev_state {
+  char topic[TR_EV_TOPIC_MAX + 1];
+  char qname[TR_EV_TOPIC_MAX + 8];
+  tr_store *st;
+  ev_tables tb;
+  uint64_t first, last; /* ids held and durable (first > last: none) */
+  uint64_t last_time;   /* of the newest event accepted */
+  ev_meta meta;
+  ev_write *pend;       /* accepted, waiting for the write in flight */
+  uint32_t npend;
+  ev_write *flight;     /* the write in flight, or NULL */
+  ev_sub *subs;
+  bool catching_up;     /* an EV_I_CATCHUP is on its way */
+  uint64_t timer;       /* the tick's timer, 0 while it does not run */
+  uint64_t dropped;     /* events sent (not asked) and refused: too many waiting */
+  uint64_t dropped_log; /* when that was last logged (ms) */
+} ev_state;
+
+/* Writes (ev_actor.c). */
+void ev_flush(tr_ctx *ctx, ev_state *s, bool retention);
+void ev_write_landed(tr_ctx *ctx, ev_state *s);
+int ev_reply_pack(tr_ctx *ctx, const tr_msg *m, tr_pack *pk);
+/* Starts or stops the tick as leases and retention need it. */
+void ev_timer_update(tr_ctx *ctx, ev_state *s);
+
+/* Subscriptions (ev_subs.c). */
+int ev_subs_subscribe(tr_ctx *ctx, ev_state *s, const tr_msg *m);
+int ev_subs_unsubscribe(tr_ctx *ctx, ev_state *s, const tr_msg *m);
+void ev_subs_live(tr_ctx *ctx, ev_state *s, const ev_write *w);
+void ev_subs_catchup(tr_ctx *ctx, ev_state *s);
+void ev_subs_tick(tr_ctx *ctx, ev_state *s);
+void ev_subs_free(ev_state *s);
+
+#endif

@@ -1,0 +1,651 @@
+/* test_events.c - the event bus and warehouse (actors/events/events.h):
+ * ids and order, publishing in bulk and from the engine, subscriptions
+ * that resume from an id with no gap and no duplicate while events keep
+ * coming, filters, query paging, counts, distinct values and funnels
+ * checked against a brute-force computation over the same random events,
+ * retention by age and by size, everything across a restart, and bad
+ * requests. Requests are written as JSON and converted by the codec. */
+#include <ftw.h>
+#include <stdio.h>
+
+#include "actors/events/events.h"
+#include "actors/workflow/index.h"
+#include "harness.h"
+
+static tr_system *g_sys;
+static char g_dir[64];
+
+static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *ftw) {
+  (void)sb, (void)f, (void)ftw;
+  return remove(p);
+}
+
+/* ------------------------------------------------------------ a subscriber */
+
+enum { MSG_GO = 1, MSG_UNSUB, MSG_PROBE, SUBS = 3, MAXIDS = 20000 };
+
+typedef struct rec {
+  _Atomic int64_t n;     /* ids received */
+  _Atomic int64_t last;  /* the last id received */
+  _Atomic int64_t dups;  /* ids received out of order or twice */
+  _Atomic int64_t subscribed;
+  _Atomic int64_t unsubscribed, probes; /* answers to MSG_UNSUB, MSG_PROBE */
+  uint64_t corr_unsub, corr_probe;      /* the subscriber's own thread only */
+  int64_t ids[MAXIDS];
+} rec;
+static rec g_rec[SUBS];
+static char g_sub_req[SUBS][256];
+
+static int sub_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
+  (void)st;
+  int i = (int)t_msg_int(m); /* payload: the index of the subscriber */
+  if (m->type == MSG_UNSUB || m->type == MSG_PROBE) {
+    /* a probe is any ask: its answer comes after every delivery the bus
+     * made before it, as messages between two actors keep their order */
+    tr_virtual_ask(ctx, "events/t", m->type == MSG_UNSUB ? TR_EV_UNSUBSCRIBE : TR_EV_RETENTION,
+                   "\x80", 1, WAIT_MS,
+                   m->type == MSG_UNSUB ? &g_rec[i].corr_unsub : &g_rec[i].corr_probe);
+    return 0;
+  }
+  if (m->type == MSG_GO) {
+    tr_pack pk = TR_PACK_INIT;
+    tr_json_to_msgpack(g_sub_req[i], strlen(g_sub_req[i]), NULL, &pk, NULL, 0);
+    uint64_t corr;
+    tr_virtual_ask(ctx, "events/t", TR_EV_SUBSCRIBE, pk.data, pk.len, WAIT_MS, &corr);
+    tr_pack_free(&pk);
+    return 0;
+  }
+  return 0;
+}
+
+/* One behaviour per index, so a DELIVER knows whose record it fills. */
+#define SUB_B(I)                                                                    \
+  static int sub_receive_##I(tr_ctx *ctx, void *st, const tr_msg *m) {              \
+    if (m->type == TR_EV_REPLY) {                                                   \
+      if (m->corr == g_rec[I].corr_unsub) atomic_fetch_add(&g_rec[I].unsubscribed, 1); \
+      else if (m->corr == g_rec[I].corr_probe) atomic_fetch_add(&g_rec[I].probes, 1); \
+      else if (tr_reply_status(m->data, m->len) == 0) atomic_store(&g_rec[I].subscribed, 1); \
+      return 0;                                                                     \
+    }                                                                               \
+    if (m->type != TR_EV_DELIVER) return sub_receive(ctx, st, m);                   \
+    tr_unpack u, a;                                                                 \
+    uint32_t n;                                                                     \
+    tr_unpack_init(&u, m->data, m->len);                                            \
+    if (tr_unpack_find(&u, "events", &a) < 0 || tr_unpack_array(&a, &n) < 0) return 0; \
+    for (uint32_t k = 0; k < n; k++) {                                              \
+      uint64_t id = 0;                                                              \
+      tr_unpack_find_uint(&a, "id", &id);                                           \
+      tr_unpack_skip(&a);                                                           \
+      rec *r = &g_rec[I];                                                           \
+      if ((int64_t)id <= atomic_load(&r->last)) atomic_fetch_add(&r->dups, 1);      \
+      int64_t j = atomic_load(&r->n);                                               \
+      if (j < MAXIDS) r->ids[j] = (int64_t)id;                                      \
+      atomic_store(&r->last, (int64_t)id);                                          \
+      atomic_store(&r->n, j + 1);                                                   \
+    }                                                                               \
+    return 0;                                                                       \
+  }                                                                                 \
+  static const tr_behavior sub_b_##I = {.name = "sub", .receive = sub_receive_##I};
+SUB_B(0)
+SUB_B(1)
+SUB_B(2)
+static const tr_behavior *sub_bs[SUBS] = {&sub_b_0, &sub_b_1, &sub_b_2};
+
+static tr_ref sub_start(int i, const char *req_json) {
+  memset(&g_rec[i], 0, sizeof g_rec[i]);
+  snprintf(g_sub_req[i], sizeof g_sub_req[i], "%s", req_json);
+  tr_ref r;
+  assert_int_equal(tr_system_spawn(g_sys, sub_bs[i], NULL, NULL, &r), 0);
+  assert_int_equal(t_send_int(g_sys, r, MSG_GO, i), 0);
+  assert_int_equal(t_wait_ge(&g_rec[i].subscribed, 1), 1);
+  return r;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void start(void) {
+  tr_config cfg = {.data_dir = g_dir, .durability = TR_DURABLE_NOSYNC};
+  assert_int_equal(tr_system_new(&cfg, &g_sys), 0);
+  assert_int_equal(tr_events_register(g_sys, 0), 0);
+}
+
+static int setup(void **st) {
+  (void)st;
+  snprintf(g_dir, sizeof g_dir, "/tmp/trevXXXXXX");
+  if (!mkdtemp(g_dir)) return -1;
+  start();
+  return 0;
+}
+
+static int teardown(void **st) {
+  (void)st;
+  tr_system_free(g_sys);
+  nftw(g_dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+  return 0;
+}
+
+/* Asks topic with the request (JSON or msgpack); the reply's status, and
+ * the reply as msgpack in *out if out (the caller frees it). */
+static int call_mp(const char *topic, uint32_t type, const void *p, size_t n, tr_msg **out) {
+  char name[128];
+  assert_int_equal(tr_events_name(topic, name, sizeof name), 0);
+  tr_msg *r = NULL;
+  int rc = tr_system_virtual_ask(g_sys, name, type, p, n, WAIT_MS, &r);
+  if (rc < 0) return rc;
+  rc = tr_reply_status(r->data, r->len);
+  if (out) *out = r;
+  else tr_msg_free(r);
+  return rc;
+}
+
+static int call(const char *topic, uint32_t type, const char *json, tr_msg **out) {
+  tr_pack pk = TR_PACK_INIT;
+  assert_int_equal(tr_json_to_msgpack(json, strlen(json), NULL, &pk, NULL, 0), 0);
+  int rc = call_mp(topic, type, pk.data, pk.len, out);
+  tr_pack_free(&pk);
+  return rc;
+}
+
+static uint64_t get_uint(const tr_msg *m, const char *key) {
+  tr_unpack u;
+  uint64_t v = 0;
+  tr_unpack_init(&u, m->data, m->len);
+  tr_unpack_find_uint(&u, key, &v);
+  return v;
+}
+
+/* The ids of a query's answer into ids (max n); returns how many. */
+static uint32_t query_ids(const char *topic, const char *json, uint64_t *ids, uint32_t n,
+                          int *more) {
+  tr_msg *r;
+  assert_int_equal(call(topic, TR_EV_QUERY, json, &r), 0);
+  tr_unpack u, a;
+  uint32_t k;
+  tr_unpack_init(&u, r->data, r->len);
+  assert_int_equal(tr_unpack_find(&u, "events", &a), 0);
+  assert_int_equal(tr_unpack_array(&a, &k), 0);
+  for (uint32_t i = 0; i < k; i++) {
+    uint64_t id = 0;
+    tr_unpack_find_uint(&a, "id", &id);
+    if (i < n) ids[i] = id;
+    tr_unpack_skip(&a);
+  }
+  if (more) tr_unpack_find_bool(&u, "more", more);
+  tr_msg_free(r);
+  return k;
+}
+
+/* ------------------------------------------------------------ publish, ids, query */
+
+static void test_publish_ids_query(void **st) {
+  (void)st;
+  tr_msg *r;
+  for (int i = 1; i <= 30; i++) {
+    char j[128];
+    snprintf(j, sizeof j, "{\"type\":\"%s\",\"pi\":\"p%d\",\"data\":{\"i\":%d}}",
+             i % 3 ? "a" : "b", i % 5, i);
+    assert_int_equal(call("t", TR_EV_PUBLISH, j, &r), 0);
+    assert_int_equal(get_uint(r, "id"), (uint64_t)i);
+    tr_msg_free(r);
+  }
+  assert_int_equal(call("t", TR_EV_PUBLISH_MANY,
+                        "{\"events\":[{\"type\":\"c\",\"bk\":\"x\"},{\"type\":\"c\",\"bk\":\"y\","
+                        "\"attrs\":{\"user\":\"u1\",\"n\":2}}]}", &r), 0);
+  assert_int_equal(get_uint(r, "first"), 31);
+  assert_int_equal(get_uint(r, "last"), 32);
+  tr_msg_free(r);
+  /* the engine's events */
+  tr_pack pk = TR_PACK_INIT;
+  tr_pack_map(&pk, 3);
+  tr_pack_kv_str(&pk, "type", "process.started");
+  tr_pack_kv_int(&pk, "time", 1000);
+  tr_pack_str(&pk, "data");
+  tr_pack_map(&pk, 3);
+  tr_pack_kv_str(&pk, "pi", "inst-1");
+  tr_pack_kv_str(&pk, "key", "order");
+  tr_pack_kv_str(&pk, "bk", "B-1");
+  assert_int_equal(tr_system_virtual_send(g_sys, "events/t", TR_WF_EVENT, pk.data, pk.len), 0);
+  tr_pack_free(&pk);
+
+  uint64_t ids[100];
+  int more = 0;
+  uint64_t end = t_now_ms() + WAIT_MS;
+  while (query_ids("t", "{\"filter\":{\"pi\":\"inst-1\"}}", ids, 100, NULL) == 0 &&
+         t_now_ms() < end)
+    t_sleep_ms(5);
+  assert_int_equal(
+      query_ids("t", "{\"filter\":{\"pi\":\"inst-1\",\"key\":\"order\",\"bk\":\"B-1\"}}", ids,
+                100, NULL),
+      1);
+  assert_int_equal(ids[0], 33);
+  /* all in order, paged */
+  assert_int_equal(query_ids("t", "{\"max\":10}", ids, 100, &more), 10);
+  assert_true(more);
+  for (int i = 0; i < 10; i++) assert_int_equal(ids[i], i + 1);
+  assert_int_equal(query_ids("t", "{\"max\":10,\"after\":30}", ids, 100, &more), 3);
+  assert_false(more);
+  assert_int_equal(ids[0], 31);
+  assert_int_equal(query_ids("t", "{\"max\":5,\"desc\":true}", ids, 100, &more), 5);
+  assert_int_equal(ids[0], 33);
+  assert_int_equal(ids[4], 29);
+  assert_int_equal(query_ids("t", "{\"max\":5,\"desc\":true,\"after\":3}", ids, 100, &more), 2);
+  assert_int_equal(ids[0], 2);
+  /* filters: by type (index), pi (index), attrs (scan) */
+  assert_int_equal(query_ids("t", "{\"filter\":{\"types\":[\"b\"]}}", ids, 100, NULL), 10);
+  for (int i = 0; i < 10; i++) assert_int_equal(ids[i], (uint64_t)(3 * (i + 1)));
+  assert_int_equal(query_ids("t", "{\"filter\":{\"types\":[\"b\",\"c\"]}}", ids, 100, NULL), 12);
+  assert_int_equal(query_ids("t", "{\"filter\":{\"pi\":\"p1\"}}", ids, 100, NULL), 6);
+  assert_int_equal(query_ids("t", "{\"filter\":{\"attrs\":{\"n\":2.0}}}", ids, 100, NULL), 1);
+  assert_int_equal(ids[0], 32);
+  assert_int_equal(query_ids("t", "{\"filter\":{\"types\":[\"a\"]},\"after\":20,\"max\":3}", ids,
+                             100, &more), 3);
+  assert_int_equal(ids[0], 22);
+  assert_true(more);
+}
+
+/* ------------------------------------------------------------ subscriptions */
+
+static void *publisher(void *arg) {
+  int n = (int)(intptr_t)arg;
+  for (int i = 0; i < n; i++) {
+    char j[64];
+    snprintf(j, sizeof j, "{\"type\":\"%s\"}", i % 2 ? "a" : "b");
+    tr_pack pk = TR_PACK_INIT;
+    tr_json_to_msgpack(j, strlen(j), NULL, &pk, NULL, 0);
+    while (tr_system_virtual_send(g_sys, "events/t", TR_EV_PUBLISH, pk.data, pk.len) < 0)
+      t_sleep_ms(1);
+    tr_pack_free(&pk);
+    if (i % 100 == 0) t_sleep_ms(1); /* let subscriptions start in between */
+  }
+  return NULL;
+}
+
+static void test_subscribe_resume(void **st) {
+  (void)st;
+  tr_msg *r;
+  tr_pack pk = TR_PACK_INIT;
+  tr_pack_map(&pk, 1);
+  tr_pack_str(&pk, "events");
+  tr_pack_array(&pk, 200);
+  for (int i = 0; i < 200; i++) {
+    tr_pack_map(&pk, 1);
+    tr_pack_kv_str(&pk, "type", i % 2 ? "a" : "b");
+  }
+  assert_int_equal(call_mp("t", TR_EV_PUBLISH_MANY, pk.data, pk.len, &r), 0);
+  tr_msg_free(r);
+  tr_pack_free(&pk);
+  pthread_t th;
+  pthread_create(&th, NULL, publisher, (void *)(intptr_t)3000);
+  sub_start(0, "{\"from\":50}");
+  sub_start(1, "{\"from\":0,\"filter\":{\"types\":[\"b\"]}}");
+  sub_start(2, "{}"); /* from now on */
+  pthread_join(th, NULL);
+  /* everything after 50; b's are the even positions of both runs */
+  assert_int_equal(t_wait_ge(&g_rec[0].last, 3200), 3200);
+  assert_int_equal(atomic_load(&g_rec[0].dups), 0);
+  assert_int_equal(atomic_load(&g_rec[0].n), 3150);
+  for (int i = 0; i < 3150; i++) assert_int_equal(g_rec[0].ids[i], 51 + i);
+  assert_int_equal(t_wait_ge(&g_rec[1].last, 3199), 3199);
+  assert_int_equal(atomic_load(&g_rec[1].dups), 0);
+  assert_int_equal(atomic_load(&g_rec[1].n), 1600);
+  for (int i = 0; i < 1600; i++) assert_int_equal(g_rec[1].ids[i], 1 + 2 * i);
+  /* the third started somewhere in the middle: a contiguous tail */
+  assert_int_equal(t_wait_ge(&g_rec[2].last, 3200), 3200);
+  int64_t n2 = atomic_load(&g_rec[2].n);
+  assert_int_equal(atomic_load(&g_rec[2].dups), 0);
+  for (int64_t i = 0; i < n2; i++) assert_int_equal(g_rec[2].ids[i], 3200 - n2 + 1 + i);
+  /* bad subscriptions */
+  assert_int_equal(call("t", TR_EV_SUBSCRIBE, "{\"from\":\"x\"}", NULL), TR_EINVAL);
+  assert_int_equal(call("t", TR_EV_SUBSCRIBE, "{\"filter\":{\"pi\":1}}", NULL), TR_EINVAL);
+  assert_int_equal(call("t", TR_EV_SUBSCRIBE, "{\"lease_ms\":0}", NULL), TR_EINVAL);
+}
+
+/* Publishes one event and waits for a probe of subscriber i: afterwards
+ * everything the bus delivered to i for it has arrived. */
+static void publish_and_probe(tr_ref sub, int i) {
+  assert_int_equal(call("t", TR_EV_PUBLISH, "{\"type\":\"p\"}", NULL), 0);
+  int64_t before = atomic_load(&g_rec[i].probes);
+  assert_int_equal(t_send_int(g_sys, sub, MSG_PROBE, i), 0);
+  assert_int_equal(t_wait_ge(&g_rec[i].probes, before + 1), before + 1);
+}
+
+static void test_unsubscribe_and_lease(void **st) {
+  (void)st;
+  tr_ref a = sub_start(0, "{}");
+  publish_and_probe(a, 0);
+  assert_int_equal(atomic_load(&g_rec[0].n), 1);
+  assert_int_equal(t_send_int(g_sys, a, MSG_UNSUB, 0), 0);
+  assert_int_equal(t_wait_ge(&g_rec[0].unsubscribed, 1), 1);
+  publish_and_probe(a, 0);
+  publish_and_probe(a, 0);
+  assert_int_equal(atomic_load(&g_rec[0].n), 1); /* nothing after the unsubscribe */
+  /* a lease that is not renewed lapses (checked every second) */
+  tr_ref b = sub_start(1, "{\"lease_ms\":1}");
+  int64_t got = -1;
+  uint64_t end = t_now_ms() + WAIT_MS;
+  while (got != atomic_load(&g_rec[1].n) && t_now_ms() < end) {
+    got = atomic_load(&g_rec[1].n);
+    t_sleep_ms(200);
+    publish_and_probe(b, 1);
+  }
+  assert_int_equal(got, atomic_load(&g_rec[1].n));
+  publish_and_probe(b, 1);
+  assert_int_equal(got, atomic_load(&g_rec[1].n)); /* and stays lapsed */
+}
+
+/* ------------------------------------------------------------ aggregations */
+
+enum { NEV = 3000 };
+typedef struct gen {
+  uint64_t time;
+  int type; /* 0 a, 1 b, 2 c */
+  int user;
+} gen;
+static gen g_ev[NEV];
+static const char *TYPES[3] = {"a", "b", "c"};
+
+static uint64_t brute_count(char gran, uint64_t start, int type, int user) {
+  uint64_t b = gran == 'm' ? 60000 : gran == 'h' ? 3600000 : 86400000, n = 0;
+  for (int i = 0; i < NEV; i++)
+    if (g_ev[i].time / b * b == start && g_ev[i].type == type && (user < 0 || g_ev[i].user == user))
+      n++;
+  return n;
+}
+
+/* Checks an answer's [[start, type, count]] rows against brute force, and
+ * that the rows cover every event of the range. */
+static void check_counts(const char *gran_name, char gran, int user) {
+  char j[256];
+  uint64_t base = g_ev[0].time;
+  snprintf(j, sizeof j, "{\"bucket\":\"%s\",\"from_time\":%llu,\"to_time\":%llu%s}", gran_name,
+           (unsigned long long)base, (unsigned long long)(g_ev[NEV - 1].time + 1),
+           user >= 0 ? ",\"filter\":{\"bk\":\"u3\"}" : "");
+  tr_msg *r;
+  assert_int_equal(call("agg", TR_EV_COUNT, j, &r), 0);
+  tr_unpack u, a;
+  uint32_t n;
+  tr_unpack_init(&u, r->data, r->len);
+  assert_int_equal(tr_unpack_find(&u, "buckets", &a), 0);
+  assert_int_equal(tr_unpack_array(&a, &n), 0);
+  uint64_t total = 0, prev = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t three;
+    uint64_t start, count;
+    char type[8];
+    assert_int_equal(tr_unpack_array(&a, &three), 0);
+    assert_int_equal(tr_unpack_uint(&a, &start), 0);
+    assert_int_equal(tr_unpack_str_copy(&a, type, sizeof type), 0);
+    assert_int_equal(tr_unpack_uint(&a, &count), 0);
+    assert_true(start >= prev);
+    prev = start;
+    int t = type[0] - 'a';
+    assert_int_equal(count, brute_count(gran, start, t, user));
+    total += count;
+  }
+  uint64_t want = 0;
+  for (int i = 0; i < NEV; i++) want += user < 0 || g_ev[i].user == user;
+  assert_int_equal(total, want);
+  tr_msg_free(r);
+}
+
+static uint64_t brute_funnel(int steps, uint64_t within, int upto) {
+  /* per user: attempts as the documentation defines them */
+  uint64_t n = 0;
+  for (int u = 0; u < 20; u++) {
+    int k = 0, best = 0;
+    uint64_t t0 = 0;
+    for (int i = 0; i < NEV; i++) {
+      if (g_ev[i].user != u) continue;
+      int expired = k && within && g_ev[i].time - t0 > within;
+      if (k > 0 && k < steps && !expired && g_ev[i].type == k) k++;
+      else if (g_ev[i].type == 0 && (k == 0 || (expired && k < steps))) k = 1, t0 = g_ev[i].time;
+      if (k > best) best = k;
+    }
+    if (best >= upto) n++;
+  }
+  return n;
+}
+
+static void test_aggregations(void **st) {
+  (void)st;
+  srand(7);
+  uint64_t t = 1700000000000ull + 12345; /* not on a bucket boundary */
+  for (int i = 0; i < NEV; i++) {
+    t += (uint64_t)(rand() % 20000);
+    g_ev[i] = (gen){t, rand() % 3, rand() % 20};
+  }
+  for (int at = 0; at < NEV; at += 500) {
+    tr_pack pk = TR_PACK_INIT;
+    tr_pack_map(&pk, 1);
+    tr_pack_str(&pk, "events");
+    tr_pack_array(&pk, 500);
+    for (int i = at; i < at + 500; i++) {
+      char bk[8];
+      snprintf(bk, sizeof bk, "u%d", g_ev[i].user);
+      tr_pack_map(&pk, 4);
+      tr_pack_kv_str(&pk, "type", TYPES[g_ev[i].type]);
+      tr_pack_str(&pk, "time");
+      tr_pack_uint(&pk, g_ev[i].time);
+      tr_pack_kv_str(&pk, "bk", bk);
+      tr_pack_str(&pk, "attrs");
+      tr_pack_map(&pk, 1);
+      tr_pack_kv_int(&pk, "user", g_ev[i].user);
+    }
+    assert_int_equal(call_mp("agg", TR_EV_PUBLISH_MANY, pk.data, pk.len, NULL), 0);
+    tr_pack_free(&pk);
+  }
+  check_counts("minute", 'm', -1);
+  check_counts("hour", 'h', -1);
+  check_counts("day", 'd', -1);
+  check_counts("minute", 'm', 3); /* a filter the counters do not have: a scan */
+  check_counts("hour", 'h', 3);
+  /* distinct users per hour, by bk and by attrs.user */
+  const char *ofs[2] = {"bk", "attrs.user"};
+  for (int o = 0; o < 2; o++) {
+    char j[256];
+    snprintf(j, sizeof j, "{\"bucket\":\"hour\",\"of\":\"%s\",\"filter\":{\"types\":[\"b\"]}}",
+             ofs[o]);
+    tr_msg *r;
+    assert_int_equal(call("agg", TR_EV_DISTINCT, j, &r), 0);
+    tr_unpack u, a;
+    uint32_t n;
+    tr_unpack_init(&u, r->data, r->len);
+    assert_int_equal(tr_unpack_find(&u, "buckets", &a), 0);
+    assert_int_equal(tr_unpack_array(&a, &n), 0);
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t two;
+      uint64_t start, count;
+      assert_int_equal(tr_unpack_array(&a, &two), 0);
+      assert_int_equal(tr_unpack_uint(&a, &start), 0);
+      assert_int_equal(tr_unpack_uint(&a, &count), 0);
+      int seen[20] = {0};
+      uint64_t want = 0;
+      for (int e = 0; e < NEV; e++)
+        if (g_ev[e].time / 3600000 * 3600000 == start && g_ev[e].type == 1 &&
+            !seen[g_ev[e].user]++)
+          want++;
+      assert_int_equal(count, want);
+    }
+    tr_msg_free(r);
+  }
+  /* funnels a -> b -> c by bk, without and with a window */
+  uint64_t windows[3] = {0, 600000, 60000};
+  for (int w = 0; w < 3; w++) {
+    char j[256];
+    snprintf(j, sizeof j, "{\"steps\":[\"a\",\"b\",\"c\"],\"by\":\"bk\",\"within_ms\":%llu}",
+             (unsigned long long)windows[w]);
+    tr_msg *r;
+    assert_int_equal(call("agg", TR_EV_FUNNEL, j, &r), 0);
+    tr_unpack u, a;
+    uint32_t n;
+    tr_unpack_init(&u, r->data, r->len);
+    assert_int_equal(tr_unpack_find(&u, "steps", &a), 0);
+    assert_int_equal(tr_unpack_array(&a, &n), 0);
+    assert_int_equal(n, 3);
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t two;
+      uint64_t count;
+      assert_int_equal(tr_unpack_array(&a, &two), 0);
+      assert_int_equal(tr_unpack_skip(&a), 0);
+      assert_int_equal(tr_unpack_uint(&a, &count), 0);
+      assert_int_equal(count, brute_funnel(3, windows[w], (int)i + 1));
+    }
+    tr_msg_free(r);
+  }
+  /* counts survive a restart: they are in the store with the events */
+  tr_system_free(g_sys);
+  start();
+  check_counts("minute", 'm', -1);
+  tr_msg *r;
+  assert_int_equal(call("agg", TR_EV_PUBLISH, "{\"type\":\"a\"}", &r), 0);
+  assert_int_equal(get_uint(r, "id"), NEV + 1);
+  tr_msg_free(r);
+}
+
+/* ------------------------------------------------------------ retention */
+
+static void retention_info(const char *topic, uint64_t *first, uint64_t *last, uint64_t *events,
+                           uint64_t *bytes) {
+  tr_msg *r;
+  assert_int_equal(call(topic, TR_EV_RETENTION, "{}", &r), 0);
+  *first = get_uint(r, "first"), *last = get_uint(r, "last");
+  *events = get_uint(r, "events"), *bytes = get_uint(r, "bytes");
+  tr_msg_free(r);
+}
+
+static void test_retention(void **st) {
+  (void)st;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t now = (uint64_t)ts.tv_sec * 1000;
+  /* 40 old events (2 h ago), 60 new ones */
+  for (int i = 0; i < 100; i++) {
+    char j[128];
+    snprintf(j, sizeof j, "{\"type\":\"x\",\"time\":%llu}",
+             (unsigned long long)(i < 40 ? now - 7200000 + (uint64_t)i : now));
+    assert_int_equal(call("ret", TR_EV_PUBLISH, j, NULL), 0);
+  }
+  uint64_t first, last, events, bytes;
+  retention_info("ret", &first, &last, &events, &bytes);
+  assert_int_equal(events, 100);
+  assert_int_equal(call("ret", TR_EV_RETENTION, "{\"max_age_ms\":3600000}", NULL), 0);
+  uint64_t end = t_now_ms() + WAIT_MS;
+  do {
+    t_sleep_ms(20);
+    retention_info("ret", &first, &last, &events, &bytes);
+  } while (events != 60 && t_now_ms() < end);
+  assert_int_equal(events, 60);
+  assert_int_equal(first, 41);
+  assert_int_equal(last, 100);
+  uint64_t ids[200];
+  assert_int_equal(query_ids("ret", "{}", ids, 200, NULL), 60);
+  assert_int_equal(ids[0], 41);
+  /* the counters lost exactly the old ones */
+  tr_msg *r;
+  assert_int_equal(call("ret", TR_EV_COUNT, "{\"bucket\":\"day\"}", &r), 0);
+  tr_unpack u, a;
+  tr_unpack_init(&u, r->data, r->len);
+  uint64_t total = 0;
+  uint32_t n;
+  assert_int_equal(tr_unpack_find(&u, "buckets", &a), 0);
+  assert_int_equal(tr_unpack_array(&a, &n), 0);
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t three;
+    uint64_t c;
+    tr_unpack_array(&a, &three);
+    tr_unpack_skip(&a), tr_unpack_skip(&a);
+    tr_unpack_uint(&a, &c);
+    total += c;
+  }
+  assert_int_equal(total, 60);
+  tr_msg_free(r);
+  /* by size: each event is the same size here; keep 25 of them */
+  uint64_t each = bytes / events;
+  assert_int_equal(bytes % events, 0);
+  char j[128];
+  snprintf(j, sizeof j, "{\"max_age_ms\":0,\"max_bytes\":%llu}",
+           (unsigned long long)(each * 25 + each / 2));
+  assert_int_equal(call("ret", TR_EV_RETENTION, j, NULL), 0);
+  end = t_now_ms() + WAIT_MS;
+  do {
+    t_sleep_ms(20);
+    retention_info("ret", &first, &last, &events, &bytes);
+  } while (events != 25 && t_now_ms() < end);
+  assert_int_equal(events, 25);
+  assert_int_equal(first, 76);
+  assert_int_equal(last, 100);
+  assert_int_equal(bytes, each * 25);
+  /* and it all holds after a restart */
+  tr_system_free(g_sys);
+  start();
+  retention_info("ret", &first, &last, &events, &bytes);
+  assert_int_equal(first, 76);
+  assert_int_equal(last, 100);
+  assert_int_equal(query_ids("ret", "{}", ids, 200, NULL), 25);
+}
+
+/* ------------------------------------------------------------ bad requests */
+
+static void test_bad_requests(void **st) {
+  (void)st;
+  char name[128];
+  assert_int_equal(tr_events_name("", name, sizeof name), TR_EINVAL);
+  assert_int_equal(tr_events_name("a/b", name, sizeof name), TR_EINVAL);
+  assert_int_equal(tr_events_name("a\nb", name, sizeof name), TR_EINVAL);
+  const struct {
+    uint32_t type;
+    const char *json;
+  } bad[] = {
+      {TR_EV_PUBLISH, "{}"},
+      {TR_EV_PUBLISH, "{\"type\":\"\"}"},
+      {TR_EV_PUBLISH, "{\"type\":3}"},
+      {TR_EV_PUBLISH, "{\"type\":\"a\",\"typo\":1}"},
+      {TR_EV_PUBLISH, "{\"type\":\"a\",\"time\":-5}"},
+      {TR_EV_PUBLISH, "{\"type\":\"a\",\"attrs\":{\"x\":[1]}}"},
+      {TR_EV_PUBLISH, "[1]"},
+      {TR_EV_PUBLISH_MANY, "{\"events\":[]}"},
+      {TR_EV_PUBLISH_MANY, "{\"events\":[{\"type\":\"a\"},{}]}"},
+      {TR_EV_QUERY, "{\"max\":0}"},
+      {TR_EV_QUERY, "{\"max\":10001}"},
+      {TR_EV_QUERY, "{\"filter\":{\"nope\":1}}"},
+      {TR_EV_QUERY, "{\"filter\":{\"types\":\"a\"}}"},
+      {TR_EV_QUERY, "{\"from_time\":10,\"to_time\":5}"},
+      {TR_EV_COUNT, "{\"bucket\":\"week\"}"},
+      {TR_EV_COUNT, "{}"},
+      {TR_EV_DISTINCT, "{\"bucket\":\"hour\",\"of\":\"nothing\"}"},
+      {TR_EV_FUNNEL, "{\"steps\":[],\"by\":\"bk\"}"},
+      {TR_EV_FUNNEL, "{\"steps\":[\"a\"],\"by\":\"key\"}"},
+      {TR_EV_RETENTION, "{\"max_bytes\":-1}"},
+      {TR_EV_REPLY, "{}"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    tr_msg *r = NULL;
+    int rc = call("bad", bad[i].type, bad[i].json, &r);
+    if (rc != TR_EINVAL) print_error("request %zu (%s) gave %d\n", i, bad[i].json, rc);
+    assert_int_equal(rc, TR_EINVAL);
+    tr_unpack u;
+    const char *e;
+    size_t n;
+    tr_unpack_init(&u, r->data, r->len);
+    assert_int_equal(tr_unpack_find_str(&u, "error", &e, &n), 0);
+    assert_true(n > 0);
+    tr_msg_free(r);
+  }
+  /* nothing of the bad ones was stored */
+  uint64_t first, last, events, bytes;
+  retention_info("bad", &first, &last, &events, &bytes);
+  assert_int_equal(events, 0);
+  assert_int_equal(last, 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_publish_ids_query, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_subscribe_resume, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unsubscribe_and_lease, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_aggregations, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
