@@ -31,6 +31,13 @@
  * instances of the peak, evenly spread, must answer TR_WF_GET "completed"
  * from their journals: durable_checked=100 durable_completed=100.
  *
+ * The node registers what the troupe daemon registers for the engine role:
+ * job queues, definitions, instances and the indexes (wfhist among them:
+ * every instance records its start and end there, and a finished instance
+ * passivates once wfhist took its end). BENCH_WF_INDEX=0 leaves the indexes
+ * out, as this bench did before 2026-11-23: then every instance retries
+ * its history record forever and never passivates.
+ *
  * Prints: peer=troupe bench=workflow workers=sdk instances=N window=W
  *   starter=.. instances_per_s=.. start_p50_ms=.. start_p99_ms=.. ...
  */
@@ -41,6 +48,7 @@
 #include <unistd.h>
 
 #include "actors/workflow/engine.h"
+#include "actors/workflow/index.h"
 #include "actors/workflow/repo.h"
 #include "bench.h"
 #include "hist.h"
@@ -369,6 +377,16 @@ static int wait_phase(double limit_s) {
   }
 }
 
+/* As the daemon's engine role (tools/troupe/main.c), indexes optional. */
+static int register_kinds(tr_system *sys) {
+  const char *ix = getenv("BENCH_WF_INDEX");
+  int rc = tr_jobs_register(sys, 0);
+  if (rc == 0) rc = tr_wf_repo_register(sys, 0);
+  if (rc == 0) rc = tr_wf_engine_register(sys, 0);
+  if (rc == 0 && !(ix && !strcmp(ix, "0"))) rc = tr_wf_index_register(sys, 0);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   uint64_t n = bench_arg(argc, argv, 1, 100000);
   uint32_t window = (uint32_t)bench_arg(argc, argv, 2, 2000);
@@ -386,8 +404,7 @@ int main(int argc, char **argv) {
   tr_config cfg = {.threads = bench_threads(), .data_dir = dir, .durability = TR_DURABLE_SYNC};
   tr_system *sys;
   int rc = tr_system_new(&cfg, &sys);
-  if (rc == 0 && (rc = tr_jobs_register(sys, 0)) == 0 && (rc = tr_wf_repo_register(sys, 0)) == 0)
-    rc = tr_wf_engine_register(sys, 0);
+  if (rc == 0) rc = register_kinds(sys);
   if (rc < 0) {
     fprintf(stderr, "workflow: %s\n", tr_strerror(rc));
     return 1;
@@ -477,8 +494,7 @@ int main(int argc, char **argv) {
   int checked = 0, durable = 0;
   tr_system_free(sys);
   sys = NULL;
-  if (!threads && tr_system_new(&cfg, &sys) == 0 && tr_jobs_register(sys, 0) == 0 &&
-      tr_wf_repo_register(sys, 0) == 0 && tr_wf_engine_register(sys, 0) == 0) {
+  if (!threads && tr_system_new(&cfg, &sys) == 0 && register_kinds(sys) == 0) {
     for (uint64_t i = 0; i < n; i += n / 100 ? n / 100 : 1, checked++) {
       char id[40], name[TR_VIRTUAL_NAME_MAX + 1];
       make_id(id, sizeof id, i);
