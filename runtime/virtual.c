@@ -460,6 +460,7 @@ static void settle(tr_ctx *ctx, tr_vdir *vd, ventry *e) {
   if (k->k.persistent) {
     tr_persist_opts po = {.id = e->name, .snapshot_every = k->k.snapshot_every,
                           .snapshot_keep = k->k.snapshot_keep,
+                          .snapshot_amortized = k->k.snapshot_amortized,
                           .spawn = {.mailbox_bound = k->k.mailbox_bound}};
     rc = tr_persist_spawn(ctx, k->k.persistent, &vid, &po, &ref);
   } else {

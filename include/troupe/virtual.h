@@ -62,6 +62,7 @@ typedef struct tr_kind {
   uint32_t snapshot_every;     /* persistent kinds: see tr_persist_opts */
   uint32_t snapshot_keep;
   uint32_t mailbox_bound;      /* per activation; 0 = unbounded */
+  uint8_t snapshot_amortized;  /* persistent kinds: see tr_persist_opts */
 } tr_kind;
 
 /* What init() of an activation receives as arg (borrowed for that call). */
