@@ -87,7 +87,10 @@ static int recover_read_job(recover_job *j, tr_buf *out) {
   if (rc < 0) return rc;
   uint8_t hdr[8] = {0};
   uint64_t highest = 0;
-  if (!out->data && (out->data = malloc(CHUNK_BYTES + 4096))) out->cap = CHUNK_BYTES + 4096;
+  /* most recoveries are of new or short journals (a few hundred bytes):
+   * start small and let the buffer double, rather than take a chunk's
+   * worth (above malloc's mmap threshold) for every activation */
+  if (!out->data && (out->data = malloc(4096))) out->cap = 4096;
   rc = tr_buf_append(out, hdr, sizeof hdr);
   if (!rc) rc = tr_journal_highest(st, v, j->pid, j->pid_len, &highest);
   if (!rc) rc = put_u64(out, highest);
