@@ -240,7 +240,10 @@ static int s_init(tr_ctx *ctx, void *st, const void *arg) {
   s->total = a->total, s->window = a->window, s->rate = a->rate, s->h = a->h;
   s->next_id = a->first_id;
   s->flcap = 1;
-  while (s->flcap < 4 * (a->window ? a->window : 1) + 1024) s->flcap <<= 1;
+  /* paced: room for 5 s of starts (the asks time out after 30) */
+  uint64_t want = 4 * (uint64_t)(a->window ? a->window : 1) + 1024;
+  if (a->rate > 0 && want < (uint64_t)(a->rate * 5)) want = (uint64_t)(a->rate * 5);
+  while (s->flcap < want) s->flcap <<= 1;
   s->fl = calloc(s->flcap, sizeof *s->fl);
   return s->fl ? 0 : TR_ENOMEM;
 }
@@ -252,6 +255,9 @@ static void s_terminate(tr_ctx *ctx, void *st, int reason) {
 
 static int s_issue(tr_ctx *ctx, starter_state *s) {
   char id[40], name[TR_VIRTUAL_NAME_MAX + 1];
+  /* a full table would make the probe below spin forever: wait for answers
+   * (the next tick or reply issues again) */
+  if (s->issued - s->answered >= s->flcap - 1) return TR_EAGAIN;
   make_id(id, sizeof id, s->next_id++);
   snprintf(name, sizeof name, TR_WF_KIND "/%s", id);
   static const uint8_t req[] = {0x81, 0xa3, 'k', 'e', 'y', 0xa5, 'b', 'e', 'n', 'c', 'h'};
@@ -283,6 +289,7 @@ static int s_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     }
     while (s->issued < due) {
       int rc = s_issue(ctx, s);
+      if (rc == TR_EAGAIN) break;
       if (rc < 0) return rc;
     }
     if (s->rate > 0 && s->issued == s->total) tr_timer_cancel(ctx, s->tick);
@@ -310,6 +317,7 @@ static int s_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
   if (s->rate > 0) return s->answered == s->total ? TR_STOP : 0;
   while (s->issued < s->total && s->issued < s->answered + s->window) {
     int rc = s_issue(ctx, s);
+    if (rc == TR_EAGAIN) break;
     if (rc < 0) return rc;
   }
   return s->answered == s->total ? TR_STOP : 0;
