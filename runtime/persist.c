@@ -34,6 +34,9 @@ struct tr_persist_data {
   uint64_t acked;     /* last seq acknowledged durable */
   uint64_t snap_seq;  /* seq of the newest snapshot taken */
   uint32_t every, keep;
+  uint8_t amortized;  /* snapshot only once the journal grew by snap_bytes */
+  uint64_t snap_bytes;  /* size of the newest snapshot taken or restored */
+  uint64_t bytes_since; /* event bytes after it (appended or replayed) */
   int failed;         /* an append failed: this incarnation appends no more */
   uint64_t corrupt;   /* events skipped as corrupt during recovery */
 };
@@ -84,7 +87,10 @@ static int recover_read_job(recover_job *j, tr_buf *out) {
   if (rc < 0) return rc;
   uint8_t hdr[8] = {0};
   uint64_t highest = 0;
-  if (!out->data && (out->data = malloc(CHUNK_BYTES + 4096))) out->cap = CHUNK_BYTES + 4096;
+  /* most recoveries are of new or short journals (a few hundred bytes):
+   * start small and let the buffer double, rather than take a chunk's
+   * worth (above malloc's mmap threshold) for every activation */
+  if (!out->data && (out->data = malloc(4096))) out->cap = 4096;
   rc = tr_buf_append(out, hdr, sizeof hdr);
   if (!rc) rc = tr_journal_highest(st, v, j->pid, j->pid_len, &highest);
   if (!rc) rc = put_u64(out, highest);
@@ -184,6 +190,8 @@ int tr_persist_on_chunk(tr_ctx *ctx, const tr_msg *m) {
     if (rc < 0) return rc;
     p += slen;
     d->last = d->acked = d->snap_seq = sseq;
+    d->snap_bytes = slen;
+    d->bytes_since = 0;
   }
   for (uint32_t i = 0; i < count; i++) {
     if (end - p < 16) return TR_ECORRUPT;
@@ -193,6 +201,7 @@ int tr_persist_on_chunk(tr_ctx *ctx, const tr_msg *m) {
     int rc = pb->apply(ctx, ctx->state_mem, seq, p, len);
     if (rc < 0) return rc;
     p += len;
+    d->bytes_since += len;
     d->last = d->acked = seq;
   }
   if (corrupt) {
@@ -338,6 +347,7 @@ int tr_persist_append(tr_ctx *ctx, const void *event, size_t len, uint64_t *seq)
   /* r is the store's now: its completion may already have run and freed it
    * (another actor's append may be reusing it), so it is not read again */
   d->last = next;
+  d->bytes_since += len;
   if (seq) *seq = next;
   return 0;
 }
@@ -372,7 +382,7 @@ void tr_persist_on_ack(tr_ctx *ctx, const tr_msg *m) {
 void tr_persist_after_callback(tr_ctx *ctx) {
   struct tr_persist_data *d = pdata(ctx);
   if (!d || !d->every || !d->p->snapshot || d->failed || d->acked != d->last ||
-      d->last - d->snap_seq < d->every)
+      d->last - d->snap_seq < d->every || (d->amortized && d->bytes_since < d->snap_bytes))
     return;
   tr_buf b = {0};
   int rc = d->p->snapshot(ctx, ctx->state_mem, &b);
@@ -390,6 +400,8 @@ void tr_persist_after_callback(tr_ctx *ctx) {
     return;
   }
   d->snap_seq = d->last;
+  d->snap_bytes = b.len;
+  d->bytes_since = 0;
 }
 
 void tr_persist_free(void *p) { free(p); }
@@ -410,6 +422,7 @@ static int persist_spawn(tr_system *sys, tr_actor *parent, int adopt, const tr_p
   d->pid_len = plen;
   d->every = o->snapshot_every;
   d->keep = o->snapshot_keep;
+  d->amortized = o->snapshot_amortized;
   /* spawn owns d: it attaches it before init and starts recovery after */
   return tr_actor_spawn_under(sys, parent, adopt, &p->base, arg, &o->spawn, NULL, 0, out, NULL, d);
 }

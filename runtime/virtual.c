@@ -32,7 +32,7 @@
 #define VD_SPAWN_KIND "tr.spawn"
 
 enum { V_WAITING = 1, V_ACTIVE, V_PASSIVATING };
-enum { OP_WAKE = 1, OP_SPAWN, OP_REBALANCE };
+enum { OP_WAKE = 1, OP_SPAWN, OP_REBALANCE, OP_PASSIVATE };
 
 typedef struct vkind {
   struct vkind *next;
@@ -460,6 +460,7 @@ static void settle(tr_ctx *ctx, tr_vdir *vd, ventry *e) {
   if (k->k.persistent) {
     tr_persist_opts po = {.id = e->name, .snapshot_every = k->k.snapshot_every,
                           .snapshot_keep = k->k.snapshot_keep,
+                          .snapshot_amortized = k->k.snapshot_amortized,
                           .spawn = {.mailbox_bound = k->k.mailbox_bound}};
     rc = tr_persist_spawn(ctx, k->k.persistent, &vid, &po, &ref);
   } else {
@@ -601,6 +602,11 @@ static int vdir_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
   const char *name = (const char *)msg->data + sizeof h;
   if (h.op == OP_REBALANCE) {
     scan(ctx, vd, 1);
+  } else if (h.op == OP_PASSIVATE) {
+    /* the activation itself asked (the runtime set the sender): the same
+     * in-order passivation as when idle; passivate() ignores a sender
+     * that is not an active activation */
+    passivate(ctx, vd, msg->sender);
   } else if (h.op == OP_WAKE) {
     on_wake(ctx, vd, name, h.len);
   } else if (h.op == OP_SPAWN && is_spawn(name, h.len)) {
@@ -873,6 +879,31 @@ void tr_virtual_rebalance(tr_system *sys) {
   tr_external_enter(sys);
   to_directory(sys, vd, OP_REBALANCE, NULL, 0, NULL);
   tr_external_exit(sys);
+}
+
+int tr_virtual_is_active(tr_system *sys, const char *name) {
+  tr_vdir *vd = vdir_of(sys);
+  if (!vd || !name) return 0;
+  size_t len = strlen(name);
+  pthread_rwlock_rdlock(&vd->lk);
+  ventry *e = find(vd, name, len, name_hash(name, len));
+  int active = e && e->state == V_ACTIVE;
+  pthread_rwlock_unlock(&vd->lk);
+  return active;
+}
+
+int tr_virtual_passivate(tr_ctx *ctx) {
+  if (!ctx) return TR_EINVAL;
+  tr_system *sys = tr_actor_system(ctx);
+  tr_vdir *vd = vdir_of(sys);
+  if (!vd) return TR_ENOTSUP;
+  /* through the directory, which alone changes the table: it marks the
+   * entry passivating (later sends wait for the next activation) and only
+   * then queues the passivate message behind what was routed here */
+  vwrap h = {.op = OP_PASSIVATE};
+  tr_mnode *w = tr_msg_new(sys, tr_actor_self(ctx), TR_SYS_VIRTUAL, 0, 0, &h, sizeof h);
+  if (!w) return TR_ENOMEM;
+  return tr_deliver(sys, vd->ref, w, 0) < 0 ? TR_ESTOPPED : 0;
 }
 
 size_t tr_virtual_count(tr_system *sys) {

@@ -51,6 +51,10 @@ void tr_virtual_rebalance(tr_system *sys);
 /* Frees the directory's table (tr_system_free, no thread runs). */
 void tr_virtual_free(tr_system *sys);
 
+/* 1 if name has an activation on this node now (not waiting, not
+ * passivating), else 0. For tests and diagnostics. */
+int tr_virtual_is_active(tr_system *sys, const char *name);
+
 /* Internal message flag: a message passed on once already (see above).
  * Cleared before any behaviour sees the message. */
 #define TR_MSG_F_FORWARDED_ 0x8000u

@@ -123,6 +123,7 @@ static void release(tr_store *s) {
   pthread_mutex_destroy(&s->view_mu);
   pthread_mutex_destroy(&s->wake_mu);
   pthread_cond_destroy(&s->wake_cv);
+  free((void *)s->jf_bits);
   free(s->dir);
   free(s);
 }
@@ -218,7 +219,7 @@ int tr_store_open(const char *dir, const tr_store_opts *opts, tr_store **out) {
   if (!s->read_only) {
     st_seqmap seedmap;
     uint64_t round = 1;
-    if ((rc = st_seqmap_init(&seedmap, 1024))) goto fail;
+    if ((rc = st_jf_init(s)) || (rc = st_seqmap_init(&seedmap, 1024))) goto fail;
     if ((rc = st_fold_all(s, &seedmap, &round)) || (rc = st_writer_start(s, &seedmap, round))) {
       st_seqmap_free(&seedmap);
       goto fail;
@@ -266,6 +267,8 @@ void tr_store_stats_get(tr_store *s, tr_store_stats *out) {
   out->grows = atomic_load(&s->st_grows);
   out->full = atomic_load(&s->st_full);
   out->corrupt = atomic_load(&s->st_corrupt);
+  out->jlog_skipped = atomic_load(&s->st_jlog_skipped);
+  out->jlog_walked = atomic_load(&s->st_jlog_walked);
   out->stale_readers = s->stale_readers;
   out->format = s->format;
   out->upgraded_from = s->upgraded_from;

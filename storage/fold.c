@@ -112,8 +112,10 @@ int st_fold_step(st_wtxn *t) {
     int rc = mdb_cursor_get(cs[i], &key, &val, MDB_LAST);
     if (rc == MDB_NOTFOUND) continue;
     ST_CK(t, rc);
-    if (key.mv_size >= 8 && st_rd64(key.mv_data) < bound)
+    if (key.mv_size >= 8 && st_rd64(key.mv_data) < bound) {
       ST_CK(t, mdb_drop(t->txn, t->s->dbi[TBL_JLOG0 + i], 0));
+      t->dropped |= 1u << i; /* its filter is cleared once this commits */
+    }
   }
   return 0;
 }
@@ -223,6 +225,7 @@ int st_jlog_seed(tr_store *s, st_seqmap *map, uint64_t *round) {
       if (r >= *round) *round = r + 1;
       size_t pl = key.mv_size - 16;
       uint64_t seq = st_rd64(jk + pl), h = prefix_hash(jk);
+      st_jf_add(s, i, h); /* what folding at open left in the jlog */
       st_seqent *e = st_seqmap_get(map, h, jk, pl);
       if (e && e->last >= seq) continue;
       if (st_seqmap_put(map, h, jk, pl, seq, true)) {

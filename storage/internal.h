@@ -26,6 +26,8 @@ enum { ST_FORMAT = 1 };
  * rounds each, so that a table whose rounds are all copied is dropped whole
  * rather than entry by entry. */
 enum { FOLD_SLICES = 64, JLOG_TABLES = 3 };
+/* Bits of each jlog table's filter of pids (jfilter.c): 2^20, 128 KiB. */
+enum { JF_BITS_LOG2 = 20 };
 
 /* Internal tables, then user tables. */
 enum {
@@ -145,6 +147,12 @@ struct tr_store {
   uint32_t format, upgraded_from;
   uint32_t stale_readers;
 
+  /* the jlog filters (jfilter.c): JLOG_TABLES arrays of bits, NULL
+   * without a writer; the epoch is a seqlock counter (odd: clearing) */
+  _Atomic uint64_t *jf_bits;
+  _Atomic uint64_t jf_epoch;
+  _Atomic uint64_t st_jlog_skipped, st_jlog_walked;
+
   /* stats */
   _Atomic uint64_t st_commits, st_requests, st_ops, st_grows, st_full, st_corrupt;
 };
@@ -184,6 +192,7 @@ struct tr_store_view {
   tr_store *s;
   MDB_txn *txn;
   _Atomic int *depth; /* the beginning thread's gate depth for s */
+  uint64_t jf_epoch;  /* the jlog filters' epoch before its transaction began */
   tr_store_view *next;
 };
 void st_views_free(tr_store *s);
@@ -280,6 +289,7 @@ typedef struct st_wtxn {
   size_t last_klen;
   st_fold *fold;
   bool fold_ran;        /* a fold step ran in this transaction */
+  unsigned dropped;     /* jlog tables (bit i: TBL_JLOG0 + i) the fold dropped */
 } st_wtxn;
 
 /* Op results inside the writer: 0, a TR_E* for the request, or ST_MDB when
@@ -340,6 +350,19 @@ int st_last_under(MDB_cursor *c, const uint8_t *kp, size_t kplen, uint64_t *seq)
 /* Same, as the writer sees it: in-transaction, cached, committed. */
 int st_journal_last(st_wtxn *t, uint64_t hash, const uint8_t *prefix, size_t plen,
                     uint64_t *last);
+
+/* jfilter.c: may a pid have events in the jlog? (see there for why a "no"
+ * is safe). Tables are 0..JLOG_TABLES-1. Writer side: add before the event
+ * is written, publish before the commit, clear after the commit that
+ * dropped the table. */
+int st_jf_init(tr_store *s);
+void st_jf_add(tr_store *s, int table, uint64_t hash);
+void st_jf_publish(tr_store *s);
+void st_jf_clear(tr_store *s, int table);
+uint64_t st_jf_epoch(tr_store *s); /* for a view, before its transaction begins */
+/* true: no event of the pid (hash) is in any jlog table of v's snapshot,
+ * so a read can skip the jlog; false: maybe (walk). Counts both. */
+bool st_jf_absent(tr_store *s, const tr_store_view *v, uint64_t hash);
 
 /* snapshot.c, kv.c, queue.c, table.c */
 int st_snapshot_save(st_wtxn *t, tr_store_op *op);

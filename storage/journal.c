@@ -194,8 +194,10 @@ int st_jlog_flush(st_wtxn *t) {
   }
   uint8_t k[JLOG_KEY_MAX];
   st_be64(k, t->round);
+  int jt = st_jlog_tbl(t->round) - TBL_JLOG0;
   for (size_t i = 0; i < t->n_pend; i++) {
     const tr_store_op *op = t->pend[i].op;
+    st_jf_add(t->s, jt, t->pend[i].hash); /* before any view can see the event */
     size_t pl = st_jprefix_h(k + 8, op->key, op->klen, t->pend[i].hash);
     st_be64(k + 8 + pl, op->num);
     size_t kl = 8 + pl + 8;
@@ -225,6 +227,7 @@ int st_jlog_flush(st_wtxn *t) {
     }
   }
   t->n_pend = 0;
+  st_jf_publish(t->s);
   return 0;
 }
 
@@ -368,6 +371,8 @@ int tr_journal_read(tr_store *s, tr_store_view *v, const void *pid, size_t pid_l
   mdb_cursor_close(c);
   c = NULL;
   if (r.done) goto out;
+  /* nothing of this pid in the jlog (a new pid, or all of it folded) */
+  if (st_jf_absent(s, rv.v, tr_store_hash64(pid, pid_len))) goto out;
   {
     MDB_cursor *cs[JLOG_TABLES] = {0};
     for (int i = 0; i < JLOG_TABLES && !rc; i++)
@@ -416,7 +421,9 @@ int tr_journal_highest(tr_store *s, tr_store_view *v, const void *pid, size_t pi
   for (int i = 0; i < 1 + JLOG_TABLES && !rc; i++)
     rc = mdb_cursor_open(txn, s->dbi[i == 0 ? TBL_JOURNAL : TBL_JLOG0 + i - 1], &cs[i]);
   if (!rc) rc = st_last_under(cs[0], k + 8, pl, &ha.best);
-  if (!rc) rc = st_each_round(cs + 1, 0, high_round, &ha);
+  /* a seek per jlog round, unless the filters know the pid is not there */
+  if (!rc && !st_jf_absent(s, rv.v, tr_store_hash64(pid, pid_len)))
+    rc = st_each_round(cs + 1, 0, high_round, &ha);
   for (int i = 0; i < 1 + JLOG_TABLES; i++)
     if (cs[i]) mdb_cursor_close(cs[i]);
   uint64_t del = 0;

@@ -76,6 +76,11 @@ typedef struct tr_store_stats {
   uint32_t stale_readers;    /* reader slots of dead processes cleared at open */
   uint32_t format;           /* on-disk format of the store */
   uint32_t upgraded_from;    /* format found at open if it was upgraded, else = format */
+  /* journal reads (tr_journal_read, tr_journal_highest) that the journal
+   * log's filters let skip the log's rounds (the pid has nothing there:
+   * e.g. a new pid), and those that walked them */
+  uint64_t jlog_skipped;
+  uint64_t jlog_walked;
 } tr_store_stats;
 
 void tr_store_stats_get(tr_store *s, tr_store_stats *out);

@@ -20,7 +20,11 @@ int tr_store_view_begin(tr_store *s, tr_store_view **out) {
     }
     pthread_mutex_unlock(&s->view_mu);
     int rc;
+    /* before the transaction begins: jfilter.c trusts the filters only if
+     * no clear started since */
+    uint64_t jfe = st_jf_epoch(s);
     if (v) {
+      v->jf_epoch = jfe;
       rc = mdb_txn_renew(v->txn);
     } else {
       v = calloc(1, sizeof *v);
@@ -29,6 +33,7 @@ int tr_store_view_begin(tr_store *s, tr_store_view **out) {
         return TR_ENOMEM;
       }
       v->s = s;
+      v->jf_epoch = jfe;
       rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &v->txn);
     }
     if (rc == 0) {

@@ -241,6 +241,9 @@ static size_t run_batch(tr_store *s, st_writer *w, tr_store_req **b, size_t n) {
       st_gate_leave(s, d);
       keep_buffers(w, &t);
       if (rc == 0) {
+        /* the dropped tables are empty for every view from now on */
+        for (int q = 0; q < JLOG_TABLES; q++)
+          if (t.dropped & (1u << q)) st_jf_clear(s, q);
         commit_maps(s, w, &t);
         w->round++;
         atomic_fetch_add(&s->st_commits, 1);

@@ -17,7 +17,12 @@ int tr_wf_index_register(tr_system *sys, uint32_t roles) {
   for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
     int rc = tr_kind_register(sys, &(tr_kind){.name = kinds[i].name, .persistent = kinds[i].b,
                                               .roles = roles, .snapshot_every = 1000,
-                                              .snapshot_keep = 2});
+                                              .snapshot_keep = 2,
+                                              /* their records grow (wfhist keeps
+                                               * 100,000 finished per key): a snapshot
+                                               * of all of them every 1,000 events
+                                               * cost O(records) per event */
+                                              .snapshot_amortized = 1});
     if (rc < 0) return rc;
   }
   return 0;

@@ -128,6 +128,7 @@ typedef struct inst {
   uint64_t keep_tid;
   int hist_started_ok, hist_ended_ok, hist_sent_ended, parent_acked, parent_sent, end_seen;
   uint64_t hist_corr;
+  int passivating; /* asked the directory to passivate it (instance.c) */
 } inst;
 
 /* ---- interp.c ---- */

@@ -355,6 +355,19 @@ static int dispatch(tr_ctx *ctx, inst *s, const tr_msg *m) {
   }
 }
 
+/* An instance that ended and whose end was taken by everyone who must hear
+ * of it (wfhist, the parent, the job queues' acks) only answers TR_WF_GET
+ * from then on, which its next activation does from the journal. Staying
+ * active would keep its state (tokens, variables, activity records, ~10 KB)
+ * for the kind's idle time: 60 s, hundreds of MB at thousands of instances
+ * a second. The passivation waits for the journal's appends (the
+ * EV_HIST_ACKED mark among them) to be durable (runtime/actor.c). */
+static int finished(const inst *s) {
+  int ended = s->state == I_COMPLETED || s->state == I_FAILED || s->state == I_TERMINATED;
+  return ended && !s->starting && !s->load_corr && s->hist_ended_ok && s->nacks == 0 &&
+         s->ngets == 0 && (!s->parent[0] || s->state == I_FAILED || s->parent_acked);
+}
+
 static int inst_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
   inst *s = st;
   int rc = dispatch(ctx, s, m);
@@ -368,6 +381,7 @@ static int inst_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
                     .flags = TR_MSG_F_ASK};
       on_get(ctx, s, &req);
     }
+  if (!s->passivating && finished(s) && tr_virtual_passivate(ctx) == 0) s->passivating = 1;
   return 0;
 }
 

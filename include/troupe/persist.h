@@ -50,6 +50,13 @@ typedef struct tr_persist_opts {
   uint32_t snapshot_every; /* events between snapshots; 0 = never */
   uint32_t snapshot_keep;  /* snapshots kept; 0 = 1 */
   tr_spawn_opts spawn;     /* name, mailbox bound, flags */
+  /* With snapshot_every: a snapshot also waits until the events appended
+   * since the last one add up to at least that snapshot's size in bytes.
+   * For a state that keeps growing (an index of records): each snapshot
+   * rewrites all of it, so snapshotting every N events would cost O(state)
+   * per N events; amortised, snapshots write at most as much as the journal
+   * does, and a recovery replays at most a snapshot's worth of events. */
+  uint8_t snapshot_amortized;
 } tr_persist_opts;
 
 /* Spawns a persistent actor (child of ctx, or of the root). init runs first,

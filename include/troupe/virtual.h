@@ -62,6 +62,7 @@ typedef struct tr_kind {
   uint32_t snapshot_every;     /* persistent kinds: see tr_persist_opts */
   uint32_t snapshot_keep;
   uint32_t mailbox_bound;      /* per activation; 0 = unbounded */
+  uint8_t snapshot_amortized;  /* persistent kinds: see tr_persist_opts */
 } tr_kind;
 
 /* What init() of an activation receives as arg (borrowed for that call). */
@@ -97,6 +98,16 @@ int tr_virtual_name_check(const char *name);
 /* Where name would be activated now (a node id; this node's id, or 0 without
  * a cluster, for here). TR_ENOENT: unknown kind or no node can host it. */
 int tr_virtual_owner(tr_system *sys, const char *name, uint64_t *node);
+
+/* From a virtual activation: asks to be passivated now rather than after
+ * its kind's idle time, e.g. a workflow instance that completed and has
+ * nothing left to do but answer queries, which its next activation can do
+ * from its journal. The same in-order passivation as when idle: what was
+ * routed to it before is handled first, what comes later activates it
+ * again; a persistent actor ends only once its appends are durable. The
+ * request is asynchronous and ignored for an actor that is not an active
+ * activation. 0, TR_ENOTSUP without virtual actors, TR_ENOMEM. */
+int tr_virtual_passivate(tr_ctx *ctx);
 
 /* Virtual actors active on this node now. */
 size_t tr_virtual_count(tr_system *sys);

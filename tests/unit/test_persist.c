@@ -181,6 +181,49 @@ static void test_recover_snapshot_replay(void **st) {
   nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A state whose snapshot is big (1 KB) next to its events (1 byte): with
+ * snapshot_amortized the second snapshot waits for 1 KB of events, so a
+ * recovery after 25 events restores the one at 10 and replays 15. */
+static int big_snapshot(tr_ctx *ctx, void *st, tr_buf *out) {
+  uint8_t pad[1024 - sizeof(int64_t)] = {0};
+  int rc = acc_snapshot(ctx, st, out);
+  return rc ? rc : tr_buf_append(out, pad, sizeof pad);
+}
+
+static int big_restore(tr_ctx *ctx, void *st, uint64_t seq, const void *d, size_t len) {
+  return len == 1024 ? acc_restore(ctx, st, seq, d, sizeof(int64_t)) : TR_ECORRUPT;
+}
+
+static void test_snapshot_amortized(void **st) {
+  char dir[64];
+  mkdir_tmp(dir, sizeof dir);
+  _Atomic int64_t acks = 0, fails = 0;
+  acc_arg aa = {&acks, &fails};
+  tr_persistent big = acc_b;
+  big.snapshot = big_snapshot;
+  big.restore = big_restore;
+  tr_persist_opts o = {.id = "big/1", .snapshot_every = 10, .snapshot_keep = 2,
+                       .snapshot_amortized = 1};
+  tr_system *sys = sys_on(dir, 0);
+  tr_ref a;
+  assert_int_equal(tr_system_persist_spawn(sys, &big, &aa, &o, &a), 0);
+  for (int i = 1; i <= 25; i++) {
+    uint8_t v = 1;
+    assert_int_equal(tr_system_send(sys, a, T_ADD, &v, 1), 0);
+    assert_int_equal(t_wait_ge(&acks, i), i);
+  }
+  tr_system_free(sys);
+  atomic_store(&g_restored_at, 0);
+  atomic_store(&g_applied, 0);
+  sys = sys_on(dir, 0);
+  assert_int_equal(tr_system_persist_spawn(sys, &big, &aa, &o, &a), 0);
+  assert_int_equal(get_sum(sys, a), 25);
+  assert_int_equal(atomic_load(&g_restored_at), 10); /* not 20 */
+  assert_int_equal(atomic_load(&g_applied), 15);
+  tr_system_free(sys);
+  nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Fills a store with a small map limit until appends fail, checks that a
  * failure is reported (and refuses later appends), that recovery still reads
  * everything acknowledged, and that a larger limit lets appends go on. */
@@ -332,6 +375,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_recover_snapshot_replay),
+      cmocka_unit_test(test_snapshot_amortized),
       cmocka_unit_test(test_map_limit),
       cmocka_unit_test(test_many_writers_pipelined),
   };

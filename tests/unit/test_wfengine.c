@@ -10,6 +10,8 @@
 #include "harness.h"
 #include "actors/workflow/engine.h"
 #include "actors/workflow/repo.h"
+#include "actors/workflow/index.h"
+#include "runtime/virtual.h"
 
 static tr_system *g_sys;
 static char g_dir[64];
@@ -172,6 +174,42 @@ static void test_survives_restart(void **st) {
   assert_non_null(strstr(out, "\"jobs\":[]"));
 }
 
+/* A completed instance passivates once wfhist has its end record (long
+ * before the kind's 60 s idle time), and its next activation answers GET
+ * from the journal: completed, with its variables and activities. */
+static void test_completed_passivates(void **st) {
+  (void)st;
+  char id[64], act[64], out[8192], name[128];
+  /* wfhist must take the end record first: it is what holds the instance */
+  assert_int_equal(tr_wf_index_register(g_sys, 0), 0);
+  start_instance("{\"amount\":50}", "order-p", id);
+  snprintf(name, sizeof name, "wf/%s", id);
+  assert_true(tr_virtual_is_active(g_sys, name)); /* waits for its jobs */
+  work("score", "{\"score\":10}", act, sizeof act);
+  work("mail", NULL, act, sizeof act);
+  work("pay", NULL, act, sizeof act);
+  uint64_t end = t_now_ms() + WAIT_MS;
+  while (tr_virtual_is_active(g_sys, name) && t_now_ms() < end) t_sleep_ms(5);
+  if (tr_virtual_is_active(g_sys, name)) {
+    state_of(id, out, sizeof out);
+    const char *h = strstr(out, "\"history\"");
+    fail_msg("still active: %s", h ? h : out);
+  }
+  state_of(id, out, sizeof out); /* activates it again: recovered, not started */
+  assert_non_null(strstr(out, "\"state\":\"completed\""));
+  assert_non_null(strstr(out, "\"history\":\"ended\""));
+  assert_non_null(strstr(out, "\"score\":10"));
+  assert_non_null(strstr(out, "\"bk\":\"order-p\""));
+  assert_non_null(strstr(out, "\"act\":\"Pay\""));
+  /* and it goes again, having nothing to do */
+  end = t_now_ms() + WAIT_MS;
+  while (tr_virtual_is_active(g_sys, name) && t_now_ms() < end) t_sleep_ms(5);
+  assert_false(tr_virtual_is_active(g_sys, name));
+  /* a start to its id is refused: it exists */
+  assert_int_equal(ask_json(name, TR_WF_START, "{\"key\":\"approve\"}", out, sizeof out), 0);
+  assert_null(strstr(out, "\"ok\":true"));
+}
+
 static void test_bad_starts(void **st) {
   (void)st;
   char id[64], out[1024];
@@ -261,6 +299,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_big_amount_goes_to_review, setup, teardown),
       cmocka_unit_test_setup_teardown(test_small_amount_skips_review, setup, teardown),
       cmocka_unit_test_setup_teardown(test_survives_restart, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_completed_passivates, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_starts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_old_journal_replays, setup, teardown),
   };
