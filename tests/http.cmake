@@ -2,7 +2,7 @@
 # request parser and of the server in-process; the daemon over loopback;
 # the request-parser corpus replayed, and with -DTROUPE_FUZZ=ON under
 # clang the libFuzzer target itself.
-foreach(t http_parse http_server)
+foreach(t http_parse http_server ws)
   add_executable(test_${t} ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_${t}.c)
   target_link_libraries(test_${t} PRIVATE troupe_http PkgConfig::CMOCKA)
   add_test(NAME unit.${t} COMMAND test_${t})

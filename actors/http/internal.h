@@ -80,7 +80,16 @@ typedef struct exchange {
   uint8_t keep_alive, head, http10, close, chunked;
   char *out;             /* bytes waiting for their turn to be written */
   size_t out_len, out_cap;
+  uint8_t ws_ok;         /* a good WebSocket handshake: a 101 may answer it */
+  uint8_t ws_switch;     /* the 101 is queued: WebSocket after its bytes */
+  uint8_t has_actor;     /* went to an actor route: it hears of the close */
+  char ws_accept[29];
+  tr_ref actor;
+  char *overflow;        /* a stream's last chunk if it is cut (malloc'd) */
+  size_t overflow_len;
 } exchange;
+
+typedef struct ws_state ws_state;
 
 struct conn {
   loop_state *ls;
@@ -99,6 +108,12 @@ struct conn {
   int progress;          /* parser progress last seen */
   int reading, closing, close_after, lingering, shutting, in_process, continue_sent;
   int writes;            /* writes in flight */
+  int upgrading;         /* a WebSocket handshake waits for its answer */
+  ws_state *ws;          /* after the 101: frames, not HTTP (ws.c) */
+  uint64_t ws_close_at;  /* ms: our close frame went out, the TCP close by then */
+  int watched;           /* watch hears TR_HTTP_EV_CLOSED when the connection goes */
+  tr_ref watch;
+  uint64_t watch_seq;
 };
 
 /* accept.c */
@@ -116,6 +131,24 @@ void tr_http_conn_respond(conn *c, uint64_t seq, const tr_http_response *r);
 void tr_http_conn_chunk(conn *c, uint64_t seq, const void *data, size_t len, int last);
 void tr_http_conn_error(conn *c, uint64_t seq, int status, const char *type, const char *msg);
 uint64_t tr_http_conn_key(const conn *c);
+/* Takes buf (malloc'd) and writes it. */
+void tr_http_conn_write(conn *c, char *buf, size_t len);
+void tr_http_conn_arm(conn *c);
+/* A TR_HTTP_MSG_EVENT to the connection's watcher (if any). */
+void tr_http_conn_notify(conn *c, int kind, const void *data, size_t len, int code);
+
+/* ws.c: the handshake check (why: a static message), the frame layer of
+ * an upgraded connection, and messages to it (on its thread) */
+int tr_http_ws_check(const tr_http_request *req, char accept[29], const char **why);
+int tr_http_ws_start(conn *c);
+void tr_http_ws_read(conn *c);
+void tr_http_ws_flush(conn *c);
+void tr_http_ws_free(conn *c);
+int tr_http_ws_code(const conn *c);
+void tr_http_ws_send_here(conn *c, int opcode, const void *data, size_t len);
+void tr_http_ws_send_batch_here(conn *c, const uint8_t *msgs, const uint32_t *lens, size_t n);
+void tr_http_ws_close_here(conn *c, int code, const char *reason);
+void tr_http_ws_drain(conn *c);
 
 /* server.c */
 const route *tr_http_route_match(const tr_http_server *srv, const tr_http_request *req,
@@ -134,11 +167,16 @@ const char *tr_http_reason(int status);
  * send with the 401 goes to challenge (caller's buffer) */
 int tr_http_auth_check(const tr_http_server *srv, const tr_http_request *req, char *challenge,
                        size_t cap);
+/* 0 when the query string carries access_token=<the bearer token> */
+int tr_http_auth_query(const tr_http_server *srv, const tr_http_request *req);
 
 /* message.c: the request as msgpack for an actor handler (pk: the
  * caller's); decoding from raw bytes (borrowed, as tr_http_incoming_decode) */
 int tr_http_request_encode(tr_pack *pk, tr_http_rid rid, tr_ref gateway,
                            const tr_http_request *req);
+/* a TR_HTTP_MSG_EVENT payload */
+int tr_http_event_encode(tr_pack *pk, tr_http_rid rid, int kind, const void *data, size_t len,
+                         int code);
 
 /* gateway.c */
 int tr_http_gateway_start(tr_http_server *srv);
