@@ -40,6 +40,10 @@ typedef struct loop_state {
   conn **slots;          /* open connections by slot */
   uint32_t *gens;        /* generation per slot: an old rid never matches */
   uint32_t nslots, open;
+  /* answers posted to this loop and not yet run: while there are any, an
+   * answer from this loop's own thread is posted too, or it would overtake
+   * them (a stream's chunks must keep their order) */
+  _Atomic uint32_t pending;
 } loop_state;
 
 struct tr_http_server {

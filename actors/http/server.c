@@ -235,6 +235,7 @@ static void answer_here(tr_http_server *srv, tr_http_rid rid, int kind,
 static void loop_answer(void *loop, void *arg) {
   answer *a = arg;
   (void)loop;
+  atomic_fetch_sub(&a->srv->loops[(uint32_t)(a->rid.conn >> 56)].pending, 1);
   a->r.body = a->body;
   a->r.content_type = a->ctype;
   a->r.headers = a->headers;
@@ -260,7 +261,8 @@ static int answer_post(tr_http_server *srv, tr_http_rid rid, int kind,
   if (li >= srv->nloops) return TR_EINVAL;
   if (kind == ANS_RESPOND && r->status != 101 && (r->status < 200 || r->status > 599))
     return TR_EINVAL;
-  if (tr_loop_current(srv->sys) == (int)li) { /* on the connection's thread */
+  if (tr_loop_current(srv->sys) == (int)li && !atomic_load(&srv->loops[li].pending)) {
+    /* on the connection's thread, and nothing posted earlier is waiting */
     answer_here(srv, rid, kind, r, last);
     return 0;
   }
@@ -282,8 +284,10 @@ static int answer_post(tr_http_server *srv, tr_http_rid rid, int kind,
   if (r->overflow_len && (a->overflow = malloc(r->overflow_len)))
     memcpy(a->overflow, r->overflow, r->overflow_len);
   if (!a->overflow) a->r.overflow_len = 0;
+  atomic_fetch_add(&srv->loops[li].pending, 1);
   int rc = tr_loop_post(srv->sys, li, loop_answer, a);
   if (rc < 0) {
+    atomic_fetch_sub(&srv->loops[li].pending, 1);
     free(a->ctype);
     free(a->headers);
     free(a->overflow);
@@ -328,8 +332,10 @@ int tr_http_ws_send_batch(tr_http_server *srv, tr_http_rid rid, const void *msgs
   memcpy(a->lens, lens, n * sizeof *lens);
   memcpy(a->body, msgs, total);
   a->srv = srv, a->rid = rid, a->kind = ANS_WS_BATCH, a->n = n, a->len = total;
+  atomic_fetch_add(&srv->loops[li].pending, 1);
   int rc = tr_loop_post(srv->sys, li, loop_answer, a);
   if (rc < 0) {
+    atomic_fetch_sub(&srv->loops[li].pending, 1);
     free(a->lens);
     free(a);
   }
