@@ -41,3 +41,13 @@ add_executable(test_notify ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_notify.c)
 target_link_libraries(test_notify PRIVATE troupe_events_notify PkgConfig::CMOCKA)
 add_test(NAME unit.notify COMMAND test_notify)
 set_tests_properties(unit.notify PROPERTIES TIMEOUT 300)
+# the notifier over the fake bus in a process of its own, for the npm
+# clients (tests/integration/events_client.sh)
+add_executable(notify_server ${CMAKE_CURRENT_SOURCE_DIR}/events/notify_server.c)
+target_link_libraries(notify_server PRIVATE troupe_events_notify)
+# real clients from npm (ws, eventsource) against it; the same script runs
+# against the daemon once the real bus is in: events_client.sh build/troupe
+add_test(NAME integration.events_client
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/events_client.sh
+          $<TARGET_FILE:notify_server>)
+set_tests_properties(integration.events_client PROPERTIES TIMEOUT 300)

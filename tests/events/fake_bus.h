@@ -52,10 +52,27 @@ static int fb_store(fb_state *s, tr_unpack *u) {
   const uint8_t *start = u->p;
   uint32_t nk;
   if (tr_unpack_map(u, &nk) < 0) return TR_EPROTO;
-  const uint8_t *body = u->p;
-  for (uint32_t i = 0; i < 2 * nk; i++)
-    if (tr_unpack_skip(u) < 0) return TR_EPROTO;
   (void)start;
+  /* the publisher's fields but id and topic, which are the bus's */
+  tr_pack body = TR_PACK_INIT;
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < nk; i++) {
+    const char *k;
+    size_t kl;
+    const void *raw;
+    size_t rl;
+    tr_unpack key = *u;
+    if (tr_unpack_skip(u) < 0) return tr_pack_free(&body), TR_EPROTO;
+    if (tr_unpack_str(&key, &k, &kl) < 0) return tr_pack_free(&body), TR_EPROTO;
+    int skip = (kl == 2 && !memcmp(k, "id", 2)) || (kl == 5 && !memcmp(k, "topic", 5));
+    tr_unpack val = *u;
+    if (tr_unpack_skip(u) < 0 || tr_unpack_raw(&val, &raw, &rl) < 0)
+      return tr_pack_free(&body), TR_EPROTO;
+    if (skip) continue;
+    tr_pack_strn(&body, k, kl);
+    tr_pack_raw(&body, raw, rl);
+    kept++;
+  }
   if (s->n == s->cap) {
     uint64_t cap = s->cap ? s->cap * 2 : 1024;
     s->ev = realloc(s->ev, cap * sizeof *s->ev);
@@ -63,10 +80,11 @@ static int fb_store(fb_state *s, tr_unpack *u) {
     s->cap = cap;
   }
   tr_pack pk = TR_PACK_INIT;
-  tr_pack_map(&pk, nk + 2);
+  tr_pack_map(&pk, kept + 2);
   tr_pack_str(&pk, "id"), tr_pack_uint(&pk, s->n + 1);
   tr_pack_str(&pk, "topic"), tr_pack_str(&pk, s->topic);
-  tr_pack_raw(&pk, body, (size_t)(u->p - body));
+  tr_pack_raw(&pk, body.data, body.len);
+  tr_pack_free(&body);
   size_t len;
   s->ev[s->n] = tr_pack_detach(&pk, &len);
   s->evlen[s->n++] = len;
