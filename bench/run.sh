@@ -40,6 +40,10 @@
 #   workflow runs of each repetition, the raw LMDB probe of ../shared/limits
 #   (LIMITS_SRC) runs once: peer=lmdb bench=limits lmdb_commit_sync_per_s=.. ...
 #   `bench/run.sh workflow http` ends with a table against the issue's targets.
+# events: the notifier's fan-out (bench/events_ws.c, over the fake bus until the real
+#   one is merged): EV_SUBS (1000) WebSocket subscribers, a burst of EV_BURST (2000)
+#   events for deliveries_per_s, then EV_RATE (10000) events/s for EV_SECS (3) s for
+#   p50_ms/p99_ms (publish -> receive); prints the C harness's own ceiling too.
 # First builds a Release tree in BUILD_DIR (incremental). Raw per-run lines go to stderr
 # and build/bench-results/. Exit status: 0 all runs ok, 1 some run failed, 2 bad name.
 # bench/compare.sh sources this file for its troupe half (then main does not run).
@@ -54,7 +58,7 @@ REPS=${REPS:-1}
 TIMEOUT=${TIMEOUT:-180}
 SETTLE_MAX=${SETTLE_MAX:-30}
 DEFAULT_BENCHES="pingpong fanout spawn skynet"
-KNOWN_BENCHES="$DEFAULT_BENCHES persist recover remote virtual http workflow"
+KNOWN_BENCHES="$DEFAULT_BENCHES persist recover remote virtual http workflow events"
 
 # Sizes: the kit's knobs and defaults, so that the same work is measured.
 PP_N=${PP_N:-2000000}
@@ -75,6 +79,10 @@ RM_PAYLOADS=${RM_PAYLOADS:-"64 1024 64u"}  # bytes per message; "u": unsealed (b
 VA_K=${VA_K:-100000}   # virtual: names activated
 VA_M=${VA_M:-2000000}  # virtual: messages to active names (and again to refs)
 VA_W=${VA_W:-1000}     # virtual: names (and refs) the messages go round
+EV_SUBS=${EV_SUBS:-1000}   # events: WebSocket subscribers
+EV_RATE=${EV_RATE:-10000}  # events: events/s in the latency phase
+EV_SECS=${EV_SECS:-3}      # events: seconds of the latency phase
+EV_BURST=${EV_BURST:-2000} # events: events in the throughput burst
 HT_SECS=${HT_SECS:-10}
 HT_CONNS=${HT_CONNS:-64}
 HT_WRK_THREADS=${HT_WRK_THREADS:-2}
@@ -115,7 +123,8 @@ troupe_cmd() {
               else
                 CMD=("$bin" "$WF_N" "$WF_WINDOW" "$WF_WORKERS" "$WF_LAT_SECS" "$WF_STARTER")
               fi ;;
-    events | warehouse) return 3 ;;
+    events)   CMD=("$BUILD_DIR/bench/bench_events_ws" "$EV_SUBS" "$EV_RATE" "$EV_SECS" "$EV_BURST") ;;
+    warehouse) return 3 ;;
     *) return 2 ;;
   esac
 }
@@ -171,6 +180,7 @@ troupe_build() {
   for b in "$@"; do
     case "$b" in
       http) targets+=(troupe) ;;                                      # bench/http.sh: the daemon
+      events) targets+=(bench_events_ws) ;;
       workflow) targets+=(bench_workflow bench_wfhttp troupe) ;;
       *) targets+=("bench_$b") ;;
     esac
