@@ -51,3 +51,22 @@ add_test(NAME integration.events_client
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/events_client.sh
           $<TARGET_FILE:notify_server>)
 set_tests_properties(integration.events_client PROPERTIES TIMEOUT 300)
+
+# what clients send to the notifier and what the bus hands it (frames
+# through wslay as ws.c configures it, filters, events, the handshake
+# check): replayed in every build, libFuzzer with -DTROUPE_FUZZ=ON
+# (the HTTP library itself is linked uninstrumented: the notifier's
+# parsing and the frame path's wslay configuration are what is fuzzed)
+add_executable(replay_events ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_events.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/replay.c ${PROJECT_SOURCE_DIR}/actors/events/notify_event.c)
+target_link_libraries(replay_events PRIVATE troupe_http)
+add_test(NAME fuzz.events.corpus COMMAND replay_events ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/events)
+set_tests_properties(fuzz.events.corpus PROPERTIES TIMEOUT 300)
+if(TROUPE_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang")
+  add_executable(fuzz_events ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_events.c
+    ${PROJECT_SOURCE_DIR}/actors/events/notify_event.c)
+  target_compile_options(fuzz_events PRIVATE -fsanitize=fuzzer,address,undefined
+    -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(fuzz_events PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_events PRIVATE troupe_http)
+endif()
