@@ -613,7 +613,7 @@ int tr_events_notify_start(tr_system *sys, tr_http_server *srv,
   tr_ref ref;
   int rc = tr_system_spawn(sys, &notifier, &a, NULL, &ref);
   if (rc < 0) return rc;
-  unsigned fl = TR_HTTP_ROUTE_EXACT | TR_HTTP_ROUTE_QUERY_TOKEN;
+  unsigned fl = TR_HTTP_ROUTE_EXACT | TR_HTTP_ROUTE_QUERY_TOKEN | TR_HTTP_ROUTE_NOTIFY_CLOSE;
   if ((rc = tr_http_route_actor(srv, "GET", "/events", fl | TR_HTTP_ROUTE_UPGRADE, ref,
                                 MSG_WS)) < 0 ||
       (rc = tr_http_route_actor(srv, "GET", "/events/sse", fl, ref, MSG_SSE)) < 0)

@@ -61,6 +61,11 @@ static void on_closed(uv_handle_t *h) {
   if (--c->handles > 0) return;
   loop_state *ls = c->ls;
   tr_http_conn_notify(c, TR_HTTP_EV_CLOSED, NULL, 0, tr_http_ws_code(c));
+  for (exchange *ex = c->head; ex; ex = ex->next) /* requests that lost their client */
+    if (ex->notify_close && !(c->watched && c->watch_seq == ex->seq)) {
+      c->watched = 1, c->watch = ex->actor, c->watch_seq = ex->seq;
+      tr_http_conn_notify(c, TR_HTTP_EV_CLOSED, NULL, 0, 1006);
+    }
   tr_http_ws_free(c);
   for (exchange *ex = c->head, *next; ex; ex = next) {
     next = ex->next;
@@ -379,7 +384,10 @@ static void dispatch(conn *c, const tr_http_request *req) {
     return;
   }
   tr_http_rid rid = {tr_http_conn_key(c), ex->seq};
-  if (!rt->fn) ex->has_actor = 1, ex->actor = rt->actor;
+  if (!rt->fn) {
+    ex->has_actor = 1, ex->actor = rt->actor;
+    ex->notify_close = (rt->flags & TR_HTTP_ROUTE_NOTIFY_CLOSE) != 0;
+  }
   if (rt->fn) {
     rt->fn(srv, rid, req, rt->arg);
   } else if (tr_http_dispatch_actor(srv, rt, rid, req) < 0) {

@@ -115,7 +115,12 @@ enum {
   TR_HTTP_ROUTE_UPGRADE = 1 << 2,
   /* the bearer token may also come as ?access_token=... (browsers can set
    * no header on a WebSocket or an EventSource) */
-  TR_HTTP_ROUTE_QUERY_TOKEN = 1 << 3
+  TR_HTTP_ROUTE_QUERY_TOKEN = 1 << 3,
+  /* (actor routes) the actor also hears TR_HTTP_EV_CLOSED for a request
+   * whose connection closes before it was answered: an actor that keeps
+   * state per request (a subscriber) learns of one that went early. Streams
+   * and upgraded connections of actor routes report their close anyway. */
+  TR_HTTP_ROUTE_NOTIFY_CLOSE = 1 << 4
 };
 
 /* Callback handler: runs on the connection's scheduler thread and must not

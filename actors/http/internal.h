@@ -87,6 +87,7 @@ typedef struct exchange {
   uint8_t ws_ok;         /* a good WebSocket handshake: a 101 may answer it */
   uint8_t ws_switch;     /* the 101 is queued: WebSocket after its bytes */
   uint8_t has_actor;     /* went to an actor route: it hears of the close */
+  uint8_t notify_close;  /* ... even before it is answered (NOTIFY_CLOSE) */
   char ws_accept[29];
   tr_ref actor;
   char *overflow;        /* a stream's last chunk if it is cut (malloc'd) */

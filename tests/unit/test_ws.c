@@ -94,6 +94,7 @@ static int ws_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
       free(big);
       return 0;
     }
+    if (memmem(in.req.url, in.req.url_len, "hold", 4)) return 0; /* never answered */
     if (memmem(in.req.url, in.req.url_len, "refuse", 6)) {
       tr_http_response r = {.status = 403, .body = "no", .body_len = 2};
       tr_http_reply(ctx, &in, &r);
@@ -147,7 +148,9 @@ static void start(fixture *f, const char *token) {
   assert_int_equal(tr_http_new(f->sys, &o, &f->srv), 0);
   the_srv = f->srv;
   assert_int_equal(tr_http_route_actor(f->srv, "GET", "/ws",
-                                       TR_HTTP_ROUTE_UPGRADE | TR_HTTP_ROUTE_QUERY_TOKEN, a,
+                                       TR_HTTP_ROUTE_UPGRADE | TR_HTTP_ROUTE_QUERY_TOKEN |
+                                           TR_HTTP_ROUTE_NOTIFY_CLOSE,
+                                       a,
                                        MSG_REQ),
                    0);
   assert_int_equal(tr_http_route_actor(f->srv, "GET", "/stream", 0, a, MSG_REQ), 0);
@@ -224,6 +227,14 @@ static void test_handshake(void **state) {
     hc_free(&r);
     hc_close(&c);
   }
+  /* a client that leaves before the handler answers: the handler hears of it */
+  assert_int_equal(hc_connect(&c, f.port, WAIT_MS), 0);
+  assert_int_equal(hc_send_str(&c, "GET /ws?hold HTTP/1.1\r\nUpgrade: websocket\r\n"
+                                   "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"), 0);
+  usleep(100000);
+  hc_close(&c);
+  wait_closed(1);
   /* the handler may refuse with any status */
   assert_int_equal(hc_connect(&c, f.port, WAIT_MS), 0);
   assert_int_equal(ws_open(&c, "/ws?refuse", NULL), 403);
