@@ -54,6 +54,10 @@ typedef struct nstate {
   size_t blen, bcap;
   uint32_t *lens;
   size_t nlens, lcap;
+  /* a multicast being built (reused): its targets and their selections */
+  tr_http_rid *mrids;
+  uint32_t *moff, *msel;
+  size_t mcap, moffcap, mselcap;
 } nstate;
 
 typedef struct start_arg {
@@ -319,6 +323,51 @@ static void topic_fail(nstate *s, uint32_t idx, const char *why) {
   topic_drop(&s->tp[idx]);
 }
 
+static int grow(void **p, size_t *cap, size_t need, size_t size) {
+  if (*cap >= need) return 0;
+  size_t c = need * 2 + 64;
+  void *n = realloc(*p, c * size);
+  if (!n) return TR_ENOMEM;
+  *p = n, *cap = c;
+  return 0;
+}
+
+/* New events e[0..n) to the topic's live clients: the WebSockets in one
+ * multicast (each loop woken once, the JSON copied once), SSE streams one
+ * by one. */
+static void multicast(nstate *s, uint32_t idx, nev *const *e, size_t n) {
+  size_t nt = 0, ns = 0;
+  b_reset(s);
+  for (size_t i = 0; i < n; i++) b_add(s, e[i]->json, e[i]->json_len);
+  size_t nmsgs = s->nlens;
+  for (uint32_t i = 0; i < s->ncl; i++) {
+    client *c = &s->cl[i];
+    if (c->state != C_LIVE || c->topic != idx) continue;
+    if (!c->ws) continue;
+    if (grow((void **)&s->mrids, &s->mcap, nt + 1, sizeof *s->mrids) < 0 ||
+        grow((void **)&s->moff, &s->moffcap, nt + 2, sizeof *s->moff) < 0 ||
+        grow((void **)&s->msel, &s->mselcap, ns + n, sizeof *s->msel) < 0)
+      break;
+    s->mrids[nt] = c->rid;
+    s->moff[nt] = (uint32_t)ns;
+    for (size_t k = 0; k < n; k++) {
+      if (e[k]->id <= c->cursor) continue;
+      c->cursor = e[k]->id;
+      if (nfilter_match(&c->f, e[k])) s->msel[ns++] = (uint32_t)k;
+    }
+    if (ns > s->moff[nt]) nt++; /* nothing for this one: not a target */
+  }
+  if (nt) {
+    s->moff[nt] = (uint32_t)ns;
+    tr_http_ws_multicast(s->srv, s->buf, s->lens, nmsgs, s->mrids, s->moff, s->msel, nt);
+  }
+  b_reset(s);
+  for (uint32_t i = 0; i < s->ncl; i++) {
+    client *c = &s->cl[i];
+    if (c->state == C_LIVE && c->topic == idx && !c->ws) feed(s, c, e, n);
+  }
+}
+
 /* A delivery: new events into the ring and out to the live clients. */
 static void on_deliver(tr_ctx *ctx, nstate *s, const tr_msg *msg) {
   tr_unpack m, ev;
@@ -360,10 +409,7 @@ static void on_deliver(tr_ctx *ctx, nstate *s, const tr_msg *msg) {
   }
   if (k) {
     t->last = fresh[k - 1]->id;
-    for (uint32_t i = 0; i < s->ncl; i++) {
-      client *c = &s->cl[i];
-      if (c->state == C_LIVE && c->topic == idx) feed(s, c, fresh, k);
-    }
+    multicast(s, idx, fresh, k);
     for (size_t i = 0; i < k; i++) ring_push(s, t, fresh[i]);
   }
   free(fresh);
@@ -593,6 +639,9 @@ static void n_terminate(tr_ctx *ctx, void *state, int reason) {
   free(s->tp);
   free(s->buf);
   free(s->lens);
+  free(s->mrids);
+  free(s->moff);
+  free(s->msel);
 }
 
 static const tr_behavior notifier = {.name = "events.notifier", .state_size = sizeof(nstate),

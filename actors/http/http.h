@@ -213,6 +213,15 @@ int tr_http_ws_send(tr_http_server *srv, tr_http_rid rid, int opcode, const void
  * n messages back to back, lens[i] the length of each. Copied. */
 int tr_http_ws_send_batch(tr_http_server *srv, tr_http_rid rid, const void *msgs,
                           const uint32_t *lens, size_t n);
+/* One batch of text messages to many WebSockets, each target with its own
+ * selection: msgs holds n messages back to back (lens[i] each); target j
+ * is rids[j] and gets the messages whose indexes are sel[off[j] ..
+ * off[j + 1]) (off has ntargets + 1 entries), in that order. One hand-off
+ * per loop instead of one per connection: a fan-out to thousands of
+ * subscribers wakes each loop once. Everything is copied. */
+int tr_http_ws_multicast(tr_http_server *srv, const void *msgs, const uint32_t *lens, size_t n,
+                         const tr_http_rid *rids, const uint32_t *off, const uint32_t *sel,
+                         size_t ntargets);
 /* Closes with a status code (1000..4999) and a reason (<= 123 bytes, copied). */
 int tr_http_ws_close(tr_http_server *srv, tr_http_rid rid, int code, const char *reason);
 

@@ -153,6 +153,9 @@ int tr_http_ws_code(const conn *c);
 void tr_http_ws_send_here(conn *c, int opcode, const void *data, size_t len);
 void tr_http_ws_send_batch_here(conn *c, const uint8_t *msgs, const uint32_t *lens, size_t n);
 void tr_http_ws_close_here(conn *c, int code, const char *reason);
+/* the messages sel[0..nsel) of a shared block (multicast) */
+void tr_http_ws_send_sel_here(conn *c, const uint8_t *data, const uint32_t *lens,
+                              const size_t *starts, const uint32_t *sel, size_t nsel);
 void tr_http_ws_drain(conn *c);
 
 /* server.c */

@@ -362,6 +362,108 @@ int tr_http_respond_error(tr_http_server *srv, tr_http_rid rid, int status, cons
   return tr_http_respond(srv, rid, &r);
 }
 
+/* ------------------------------------------------------------ multicast */
+
+/* The messages, shared by the parts of every loop (the last frees them). */
+typedef struct mc_block {
+  _Atomic uint32_t refs;
+  size_t n;
+  uint32_t *lens;
+  size_t *starts;
+  uint8_t *data;
+} mc_block;
+
+/* One loop's targets. */
+typedef struct mc_part {
+  tr_http_server *srv;
+  uint32_t loop;
+  mc_block *b;
+  size_t nt;
+  uint64_t *conns;
+  uint32_t *off, *sel;
+} mc_part;
+
+static void mc_unref(mc_block *b) {
+  if (atomic_fetch_sub(&b->refs, 1) != 1) return;
+  free(b->lens), free(b->starts), free(b->data), free(b);
+}
+
+static void loop_multicast(void *loop, void *arg) {
+  mc_part *p = arg;
+  (void)loop;
+  loop_state *ls = &p->srv->loops[p->loop];
+  atomic_fetch_sub(&ls->pending, 1);
+  for (size_t j = 0; j < p->nt; j++) {
+    conn *c = tr_http_conn_find(ls, p->conns[j]);
+    if (c) tr_http_ws_send_sel_here(c, p->b->data, p->b->lens, p->b->starts,
+                                    p->sel + p->off[j], p->off[j + 1] - p->off[j]);
+  }
+  mc_unref(p->b);
+  free(p->conns), free(p->off), free(p->sel), free(p);
+}
+
+int tr_http_ws_multicast(tr_http_server *srv, const void *msgs, const uint32_t *lens, size_t n,
+                         const tr_http_rid *rids, const uint32_t *off, const uint32_t *sel,
+                         size_t ntargets) {
+  if (!srv || (n && (!msgs || !lens)) || (ntargets && (!rids || !off || !sel)))
+    return TR_EINVAL;
+  if (!n || !ntargets) return 0;
+  for (size_t k = 0; k < off[ntargets]; k++)
+    if (sel[k] >= n) return TR_EINVAL;
+  mc_block *b = calloc(1, sizeof *b);
+  size_t total = 0;
+  if (!b) return TR_ENOMEM;
+  b->n = n;
+  b->lens = malloc(n * sizeof *b->lens);
+  b->starts = malloc(n * sizeof *b->starts);
+  for (size_t i = 0; b->starts && i < n; i++) b->starts[i] = total, total += lens[i];
+  b->data = malloc(total ? total : 1);
+  if (!b->lens || !b->starts || !b->data) {
+    free(b->lens), free(b->starts), free(b->data), free(b);
+    return TR_ENOMEM;
+  }
+  memcpy(b->lens, lens, n * sizeof *lens);
+  memcpy(b->data, msgs, total);
+  atomic_init(&b->refs, 1); /* ours, while the parts are made */
+  int rc = 0;
+  for (uint32_t li = 0; li < srv->nloops && !rc; li++) {
+    size_t nt = 0, ns = 0;
+    for (size_t j = 0; j < ntargets; j++)
+      if ((uint32_t)(rids[j].conn >> 56) == li) nt++, ns += off[j + 1] - off[j];
+    if (!nt) continue;
+    mc_part *p = calloc(1, sizeof *p);
+    if (p) {
+      p->conns = malloc(nt * sizeof *p->conns);
+      p->off = malloc((nt + 1) * sizeof *p->off);
+      p->sel = malloc((ns ? ns : 1) * sizeof *p->sel);
+    }
+    if (!p || !p->conns || !p->off || !p->sel) {
+      if (p) free(p->conns), free(p->off), free(p->sel), free(p);
+      rc = TR_ENOMEM;
+      break;
+    }
+    p->srv = srv, p->loop = li, p->b = b, p->nt = nt;
+    size_t k = 0, at = 0;
+    for (size_t j = 0; j < ntargets; j++) {
+      if ((uint32_t)(rids[j].conn >> 56) != li) continue;
+      p->conns[k] = rids[j].conn;
+      p->off[k++] = (uint32_t)at;
+      memcpy(p->sel + at, sel + off[j], (off[j + 1] - off[j]) * sizeof *sel);
+      at += off[j + 1] - off[j];
+    }
+    p->off[k] = (uint32_t)at;
+    atomic_fetch_add(&b->refs, 1);
+    atomic_fetch_add(&srv->loops[li].pending, 1);
+    if ((rc = tr_loop_post(srv->sys, li, loop_multicast, p)) < 0) {
+      atomic_fetch_sub(&srv->loops[li].pending, 1);
+      atomic_fetch_sub(&b->refs, 1);
+      free(p->conns), free(p->off), free(p->sel), free(p);
+    }
+  }
+  mc_unref(b);
+  return rc;
+}
+
 /* ------------------------------------------------------------ drain */
 
 void tr_http_loop_check_drained(loop_state *ls) {

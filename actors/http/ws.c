@@ -293,4 +293,18 @@ void tr_http_ws_send_batch_here(conn *c, const uint8_t *msgs, const uint32_t *le
   tr_http_ws_flush(c);
 }
 
+void tr_http_ws_send_sel_here(conn *c, const uint8_t *data, const uint32_t *lens,
+                              const size_t *starts, const uint32_t *sel, size_t nsel) {
+  if (!c->ws || c->closing || c->ws->cut || !nsel) return;
+  size_t total = 0;
+  for (size_t i = 0; i < nsel; i++) total += lens[sel[i]];
+  if (over(c, total)) return;
+  for (size_t i = 0; i < nsel; i++)
+    if (queue(c, TR_HTTP_WS_TEXT, data + starts[sel[i]], lens[sel[i]]) < 0) {
+      tr_http_conn_close(c);
+      return;
+    }
+  tr_http_ws_flush(c);
+}
+
 void tr_http_ws_drain(conn *c) { tr_http_ws_close_here(c, 1001, "the server is shutting down"); }
