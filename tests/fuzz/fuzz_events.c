@@ -125,12 +125,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     nev *e;
     if (nev_decode(&u, "engine", &e) == 0) {
       CHECK(e->id > 0 && e->type);
-      json_t *j = json_loadb(e->json, e->json_len, 0, NULL);
-      CHECK(j && json_is_object(j));
-      char want[48];
-      snprintf(want, sizeof want, "engine:%llu", (unsigned long long)e->id);
-      CHECK(!strcmp(json_string_value(json_object_get(j, "id")), want));
-      json_decref(j);
+      /* jansson refuses \u0000 in object keys, which JSON allows (those
+       * are not checked here), and reads integers past int64 as reals */
+      json_t *j =
+          json_loadb(e->json, e->json_len, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, NULL);
+      CHECK(j || memmem(e->json, e->json_len, "\\u0000", 6));
+      if (j) {
+        CHECK(json_is_object(j));
+        char want[48];
+        snprintf(want, sizeof want, "engine:%llu", (unsigned long long)e->id);
+        CHECK(!strcmp(json_string_value(json_object_get(j, "id")), want));
+        json_decref(j);
+      }
       CHECK(!memcmp(e->sse, "id: ", 4) && e->sse[e->sse_len - 1] == '\n');
       free(e);
     }
