@@ -2,7 +2,9 @@
  * (lifecycle, routes, answers from any thread, drain), accept.c (the
  * listening socket and the hand-off of connections to loops), conn.c (one connection: reads,
  * the pipeline of answers, timeouts), respond.c (answers as bytes),
- * auth.c (bearer and basic), gateway.c (actor handlers and their answers). */
+ * auth.c (bearer and basic), gateway.c (actor handlers and their answers),
+ * ws.c (a connection after its 101: WebSocket frames through wslay) and
+ * sha1.c (for the handshake's accept key). */
 #ifndef TR_HTTP_INTERNAL_H
 #define TR_HTTP_INTERNAL_H
 
