@@ -45,6 +45,10 @@
 #   PUBLISH asks: ingest_per_s, ingest_single_per_s (SYNC store).
 # warehouse: WH_N (10000000) events stored (NOSYNC, not timed), then timed reads:
 #   count_per_minute_ms over all of them, one type, a query by pi, a distinct.
+# events_ws: the notifier's fan-out (bench/events_ws.c, over a test bus in process):
+#   EV_SUBS (1000) WebSocket subscribers, a burst of EV_BURST (2000)
+#   events for deliveries_per_s, then EV_RATE (10000) events/s for EV_WS_SECS (3) s for
+#   p50_ms/p99_ms (publish -> receive); prints the C harness's own ceiling too.
 # First builds a Release tree in BUILD_DIR (incremental). Raw per-run lines go to stderr
 # and build/bench-results/. Exit status: 0 all runs ok, 1 some run failed, 2 bad name.
 # bench/compare.sh sources this file for its troupe half (then main does not run).
@@ -59,7 +63,7 @@ REPS=${REPS:-1}
 TIMEOUT=${TIMEOUT:-180}
 SETTLE_MAX=${SETTLE_MAX:-30}
 DEFAULT_BENCHES="pingpong fanout spawn skynet"
-KNOWN_BENCHES="$DEFAULT_BENCHES persist recover remote virtual http workflow events warehouse"
+KNOWN_BENCHES="$DEFAULT_BENCHES persist recover remote virtual http workflow events events_ws warehouse"
 
 # Sizes: the kit's knobs and defaults, so that the same work is measured.
 PP_N=${PP_N:-2000000}
@@ -84,6 +88,10 @@ EV_SECS=${EV_SECS:-5}          # events: seconds of each ingest run (batched, th
 EV_BATCH=${EV_BATCH:-1000}     # events: events per PUBLISH_MANY
 EV_WINDOW=${EV_WINDOW:-8}      # events: PUBLISH_MANY asks in flight
 WH_N=${WH_N:-10000000}         # warehouse: events stored before the timed reads
+EV_SUBS=${EV_SUBS:-1000}   # events_ws: WebSocket subscribers
+EV_RATE=${EV_RATE:-10000}  # events_ws: events/s in the latency phase
+EV_WS_SECS=${EV_WS_SECS:-3} # events_ws: seconds of the latency phase
+EV_BURST=${EV_BURST:-2000} # events_ws: events in the throughput burst
 HT_SECS=${HT_SECS:-10}
 HT_CONNS=${HT_CONNS:-64}
 HT_WRK_THREADS=${HT_WRK_THREADS:-2}
@@ -126,6 +134,7 @@ troupe_cmd() {
               fi ;;
     events)   CMD=("$BUILD_DIR/bench/bench_events" ingest "$EV_SECS" "$EV_BATCH" "$EV_WINDOW") ;;
     warehouse) CMD=("$BUILD_DIR/bench/bench_events" warehouse "$WH_N") ;;
+    events_ws) CMD=("$BUILD_DIR/bench/bench_events_ws" "$EV_SUBS" "$EV_RATE" "$EV_WS_SECS" "$EV_BURST") ;;
     *) return 2 ;;
   esac
 }
@@ -181,6 +190,7 @@ troupe_build() {
   for b in "$@"; do
     case "$b" in
       http) targets+=(troupe) ;;                                      # bench/http.sh: the daemon
+      events) targets+=(bench_events_ws) ;;
       workflow) targets+=(bench_workflow bench_wfhttp troupe) ;;
       events | warehouse) targets+=(bench_events) ;;
       *) targets+=("bench_$b") ;;

@@ -47,3 +47,38 @@ int tr_http_auth_check(const tr_http_server *srv, const tr_http_request *req, ch
     snprintf(challenge, cap, "%s realm=\"%s\"", srv->bearer ? "Bearer" : "Basic", realm);
   return TR_EPERM;
 }
+
+/* The token as a query parameter, percent-decoded: browsers cannot give a
+ * WebSocket or an EventSource a header. Only routes that ask for it
+ * (TR_HTTP_ROUTE_QUERY_TOKEN) look here: a token in a URL ends up in logs. */
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int tr_http_auth_query(const tr_http_server *srv, const tr_http_request *req) {
+  if (!srv->bearer) return TR_EPERM;
+  const char *q = req->query, *end = req->query + req->query_len;
+  while (q < end) {
+    const char *amp = memchr(q, '&', (size_t)(end - q));
+    if (!amp) amp = end;
+    if (amp - q > 13 && !memcmp(q, "access_token=", 13)) {
+      char tok[512];
+      size_t n = 0;
+      int ok = 1;
+      for (const char *p = q + 13; p < amp && ok; p++) {
+        if (n + 1 >= sizeof tok) ok = 0;
+        else if (*p == '%' && amp - p > 2 && hexval(p[1]) >= 0 && hexval(p[2]) >= 0)
+          tok[n++] = (char)(hexval(p[1]) << 4 | hexval(p[2])), p += 2;
+        else tok[n++] = *p == '+' ? ' ' : *p;
+      }
+      int pass = ok && same(tok, n, srv->bearer);
+      sodium_memzero(tok, sizeof tok);
+      if (pass) return 0;
+    }
+    q = amp + 1;
+  }
+  return TR_EPERM;
+}

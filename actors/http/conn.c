@@ -52,6 +52,7 @@ conn *tr_http_conn_find(loop_state *ls, uint64_t key) {
 
 static void ex_free(exchange *ex) {
   free(ex->out);
+  free(ex->overflow);
   free(ex);
 }
 
@@ -59,6 +60,13 @@ static void on_closed(uv_handle_t *h) {
   conn *c = h->data;
   if (--c->handles > 0) return;
   loop_state *ls = c->ls;
+  tr_http_conn_notify(c, TR_HTTP_EV_CLOSED, NULL, 0, tr_http_ws_code(c));
+  for (exchange *ex = c->head; ex; ex = ex->next) /* requests that lost their client */
+    if (ex->notify_close && !(c->watched && c->watch_seq == ex->seq)) {
+      c->watched = 1, c->watch = ex->actor, c->watch_seq = ex->seq;
+      tr_http_conn_notify(c, TR_HTTP_EV_CLOSED, NULL, 0, 1006);
+    }
+  tr_http_ws_free(c);
   for (exchange *ex = c->head, *next; ex; ex = next) {
     next = ex->next;
     ex_free(ex);
@@ -98,11 +106,14 @@ static void on_written(uv_write_t *req, int status) {
     tr_http_conn_close(c);
     return;
   }
-  if (!c->closing) conn_flush(c);
+  if (c->closing) return;
+  if (c->ws) tr_http_ws_flush(c);
+  else conn_flush(c);
 }
 
-/* Takes buf (malloc'd) and writes it. */
-static void conn_write(conn *c, char *buf, size_t len) {
+static void conn_write(conn *c, char *buf, size_t len) { tr_http_conn_write(c, buf, len); }
+
+void tr_http_conn_write(conn *c, char *buf, size_t len) {
   write_req *w = malloc(sizeof *w);
   if (!w) {
     free(buf);
@@ -155,10 +166,15 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n > 0) {
     c->in_len += (size_t)n;
     c->last_active = tr_http_now(c->ls);
-    conn_process(c);
+    if (c->ws) tr_http_ws_read(c);
+    else conn_process(c);
     return;
   }
   if (n == 0) return;
+  if (c->ws) { /* the client went without a close frame (1006) */
+    tr_http_conn_close(c);
+    return;
+  }
   if (n != UV_EOF) { /* reset, or out of buffers */
     tr_http_conn_close(c);
     return;
@@ -179,8 +195,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
 
 /* Reads while the pipeline has room and the connection takes requests. */
 static void conn_update_reading(conn *c) {
-  int want = !c->closing && !c->close_after && !c->shutting &&
+  int want = !c->closing && !c->close_after && !c->shutting && !c->upgrading &&
              c->nq < c->ls->srv->lim.max_pipeline;
+  if (c->ws) want = !c->closing;
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
   } else if (!want && c->reading) {
@@ -236,6 +253,19 @@ static void conn_flush(conn *c) {
     c->head = ex->next;
     if (!c->head) c->tail = NULL;
     c->nq--;
+    if (ex->ws_switch) { /* the 101 is on its way: frames from here */
+      c->watched = ex->has_actor, c->watch = ex->actor, c->watch_seq = ex->seq;
+      ex_free(ex);
+      c->upgrading = 0;
+      if (tr_http_ws_start(c) < 0) {
+        tr_http_conn_close(c);
+        return;
+      }
+      conn_update_reading(c);
+      tr_http_ws_read(c); /* what came after the handshake */
+      conn_arm(c);
+      return;
+    }
     int last = ex->close;
     ex_free(ex);
     if (!c->head) c->last_active = tr_http_now(c->ls); /* idle from here */
@@ -307,18 +337,27 @@ static void dispatch(conn *c, const tr_http_request *req) {
     tr_http_conn_close(c);
     return;
   }
+  int wrong_method = 0;
+  const route *rt = tr_http_route_match(srv, req, &wrong_method);
+  const char *why = NULL;
+  int ws = rt && (rt->flags & TR_HTTP_ROUTE_UPGRADE) && !draining(c) &&
+           tr_http_ws_check(req, ex->ws_accept, &why) == 0;
   /* no more requests after this one: the client asked, an upgrade we do
-   * not speak yet would follow, or the server is draining */
-  if (!req->keep_alive || req->upgrade || draining(c)) {
+   * not speak would follow, or the server is draining; a WebSocket
+   * handshake stops the parser instead, keeping what follows for wslay */
+  if (ws) {
+    ex->ws_ok = 1;
+    ex->close = 1; /* unless the answer is a 101 */
+    c->upgrading = 1;
+  } else if (!req->keep_alive || req->upgrade || draining(c) || why) {
     ex->close = 1;
     c->close_after = 1;
   }
-  int wrong_method = 0;
-  const route *rt = tr_http_route_match(srv, req, &wrong_method);
   /* with auth on, only a public route answers a stranger: a 404 or 405
    * would tell which paths exist */
   char challenge[256];
   if ((!rt || !(rt->flags & TR_HTTP_ROUTE_PUBLIC)) &&
+      !(rt && (rt->flags & TR_HTTP_ROUTE_QUERY_TOKEN) && tr_http_auth_query(srv, req) == 0) &&
       tr_http_auth_check(srv, req, challenge, sizeof challenge) < 0) {
     atomic_fetch_add(&srv->errors_4xx, 1);
     char hdr[300], body[160];
@@ -339,7 +378,16 @@ static void dispatch(conn *c, const tr_http_request *req) {
       tr_http_conn_error(c, ex->seq, 404, tr_http_error_type(404), "no such path");
     return;
   }
+  if (why) { /* an upgrade route, and not a WebSocket handshake we take */
+    atomic_fetch_add(&srv->errors_4xx, 1);
+    tr_http_conn_error(c, ex->seq, 400, tr_http_error_type(400), why);
+    return;
+  }
   tr_http_rid rid = {tr_http_conn_key(c), ex->seq};
+  if (!rt->fn) {
+    ex->has_actor = 1, ex->actor = rt->actor;
+    ex->notify_close = (rt->flags & TR_HTTP_ROUTE_NOTIFY_CLOSE) != 0;
+  }
   if (rt->fn) {
     rt->fn(srv, rid, req, rt->arg);
   } else if (tr_http_dispatch_actor(srv, rt, rid, req) < 0) {
@@ -356,7 +404,7 @@ static void conn_process(conn *c) {
   c->in_process = 1;
   for (;;) {
     size_t off = 0;
-    while (!c->closing && !c->close_after && c->nq < max && off < c->in_len) {
+    while (!c->closing && !c->close_after && !c->upgrading && c->nq < max && off < c->in_len) {
       size_t used = 0;
       int before = tr_http_parser_progress(&c->hp);
       int ev = tr_http_parser_feed(&c->hp, c->in + off, c->in_len - off, &used);
@@ -382,7 +430,7 @@ static void conn_process(conn *c) {
     }
     if (c->close_after) c->in_len = 0;
     conn_flush(c); /* in_process: it does not call back here */
-    if (c->closing || !c->in_len || c->close_after || c->nq >= max) break;
+    if (c->closing || !c->in_len || c->close_after || c->upgrading || c->nq >= max) break;
   }
   c->in_process = 0;
   if (c->closing) return;
@@ -406,15 +454,84 @@ static void conn_process(conn *c) {
 
 /* ------------------------------------------------------------ answers */
 
+/* The 101 that accepts a WebSocket handshake: the server's own headers
+ * (the accept key is computed at dispatch) and the handler's extras. */
+static int switch_write(conn *c, exchange *ex, const tr_http_response *r) {
+  if (!ex->ws_ok || draining(c)) return TR_EINVAL;
+  char head[512];
+  int n = snprintf(head, sizeof head,
+                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+                   ex->ws_accept, r->headers ? r->headers : "");
+  if (n < 0 || (size_t)n >= sizeof head) return TR_EINVAL;
+  if (tr_http_ex_append(ex, head, (size_t)n) < 0) return TR_ENOMEM;
+  ex->ws_switch = 1;
+  ex->close = 0;
+  ex->state = EX_DONE;
+  return 0;
+}
+
 void tr_http_conn_respond(conn *c, uint64_t seq, const tr_http_response *r) {
   exchange *ex = ex_find(c, seq);
   if (!ex || ex->state != EX_WAIT) return; /* answered already, or timed out */
+  if (r->status == 101) {
+    int rc = switch_write(c, ex, r);
+    if (rc == TR_EINVAL) {
+      tr_http_conn_error(c, seq, 500, tr_http_error_type(500),
+                         "a 101 answer to a request that is not a WebSocket handshake");
+      return;
+    }
+    if (rc < 0) {
+      tr_http_conn_close(c);
+      return;
+    }
+    if (ex == c->head) conn_flush(c);
+    if (!c->closing) conn_arm(c);
+    return;
+  }
   if (tr_http_head_write(ex, r, draining(c)) < 0) {
     tr_http_conn_close(c);
     return;
   }
+  if (r->stream && r->overflow_len) {
+    ex->overflow = malloc(r->overflow_len);
+    if (ex->overflow) memcpy(ex->overflow, r->overflow, r->overflow_len);
+    ex->overflow_len = ex->overflow ? r->overflow_len : 0;
+  }
+  if (r->stream && ex->has_actor && !ex->head)
+    c->watched = 1, c->watch = ex->actor, c->watch_seq = ex->seq;
   ex->state = r->stream ? EX_STREAM : EX_DONE;
   if (ex->head && r->stream) ex->state = EX_DONE; /* HEAD: no body to stream */
+  if (ex == c->head) conn_flush(c);
+  if (!c->closing) conn_arm(c);
+}
+
+/* Cuts a stream whose reader is too slow: what waits in the exchange is
+ * dropped (whole chunks only: out never holds a part of one), the
+ * overflow goes last, and the connection closes; if even that cannot be
+ * written in time the timer closes it hard. */
+static void stream_cut(conn *c, exchange *ex) {
+  free(ex->out);
+  ex->out = NULL;
+  ex->out_len = ex->out_cap = 0;
+  int rc = 0;
+  if (ex->overflow_len && ex->chunked) {
+    char sz[24];
+    int k = snprintf(sz, sizeof sz, "%zx\r\n", ex->overflow_len);
+    rc = tr_http_ex_append(ex, sz, (size_t)k);
+    if (!rc) rc = tr_http_ex_append(ex, ex->overflow, ex->overflow_len);
+    if (!rc) rc = tr_http_ex_append(ex, "\r\n", 2);
+  } else if (ex->overflow_len) {
+    rc = tr_http_ex_append(ex, ex->overflow, ex->overflow_len);
+  }
+  if (!rc && ex->chunked) rc = tr_http_ex_append(ex, "0\r\n\r\n", 5);
+  if (rc < 0) {
+    tr_http_conn_close(c);
+    return;
+  }
+  ex->state = EX_DONE;
+  ex->close = 1;
+  c->ws_close_at = tr_http_now(c->ls) + c->ls->srv->lim.ws_close_timeout_ms;
   if (ex == c->head) conn_flush(c);
   if (!c->closing) conn_arm(c);
 }
@@ -422,6 +539,11 @@ void tr_http_conn_respond(conn *c, uint64_t seq, const tr_http_response *r) {
 void tr_http_conn_chunk(conn *c, uint64_t seq, const void *data, size_t len, int last) {
   exchange *ex = ex_find(c, seq);
   if (!ex || ex->state != EX_STREAM) return;
+  size_t waiting = ex->out_len + (ex == c->head ? c->tcp.write_queue_size : 0);
+  if (len && waiting + len > c->ls->srv->lim.max_stream_buffer) {
+    stream_cut(c, ex);
+    return;
+  }
   int rc = 0;
   if (len && ex->chunked) {
     char sz[24];
@@ -465,6 +587,15 @@ static void on_timer(uv_timer_t *t) {
   if (c->closing) return;
   tr_http_server *srv = c->ls->srv;
   uint64_t now = tr_http_now(c->ls);
+  if ((c->ws_close_at && now >= c->ws_close_at) ||
+      (c->ws && c->ls->draining && now >= srv->drain_at)) {
+    tr_http_conn_close(c); /* our close went unanswered, or a cut reader never read */
+    return;
+  }
+  if (c->ws) {
+    conn_arm(c);
+    return;
+  }
   if (c->lingering) {
     if (now >= c->last_active + TR_HTTP_LINGER_MS) tr_http_conn_close(c);
     else conn_arm(c);
@@ -499,11 +630,15 @@ static void on_timer(uv_timer_t *t) {
   if (!c->closing) conn_arm(c);
 }
 
+void tr_http_conn_arm(conn *c) { conn_arm(c); }
+
 static void conn_arm(conn *c) {
   if (c->closing) return;
   tr_http_server *srv = c->ls->srv;
-  uint64_t when = UINT64_MAX;
-  if (c->lingering) {
+  uint64_t when = c->ws_close_at ? c->ws_close_at : UINT64_MAX;
+  if (c->ws) {
+    if (c->ls->draining && srv->drain_at < when) when = srv->drain_at;
+  } else if (c->lingering) {
     when = c->last_active + TR_HTTP_LINGER_MS;
   } else {
     for (exchange *ex = c->head; ex; ex = ex->next)
@@ -516,6 +651,7 @@ static void conn_arm(conn *c) {
       if (r < when) when = r;
     }
     if (c->ls->draining && srv->drain_at < when) when = srv->drain_at;
+    if (c->ws_close_at && c->ws_close_at < when) when = c->ws_close_at;
   }
   if (when == UINT64_MAX) {
     uv_timer_stop(&c->timer);
@@ -597,6 +733,10 @@ void tr_http_conn_accept(loop_state *ls, int fd) {
  * an answer finishes writing it, within the deadline. */
 void tr_http_conn_drain(conn *c) {
   if (c->closing) return;
+  if (c->ws) {
+    tr_http_ws_drain(c);
+    return;
+  }
   if (!c->nq && !c->progress && !c->lingering && !c->writes) {
     tr_http_conn_close(c);
     return;
@@ -606,4 +746,13 @@ void tr_http_conn_drain(conn *c) {
     conn_flush(c);
   }
   if (!c->closing) conn_arm(c);
+}
+
+void tr_http_conn_notify(conn *c, int kind, const void *data, size_t len, int code) {
+  if (!c->watched) return;
+  tr_pack pk = TR_PACK_INIT;
+  tr_http_rid rid = {tr_http_conn_key(c), c->watch_seq};
+  if (tr_http_event_encode(&pk, rid, kind, data, len, code) == 0)
+    tr_system_send(c->ls->srv->sys, c->watch, TR_HTTP_MSG_EVENT, pk.data, pk.len);
+  tr_pack_free(&pk);
 }

@@ -45,6 +45,13 @@ typedef struct tr_http_limits {
   uint32_t body_timeout_ms;    /* end of headers to end of body [30 s] -> 408, close */
   uint32_t idle_timeout_ms;    /* keep-alive connection with nothing to do [60 s] -> close */
   uint32_t handler_timeout_ms; /* a handler's answer [30 s] -> 504 */
+  /* bytes a streamed answer or a WebSocket may have waiting to be written
+   * [1 MiB]: past it the connection is cut (a slow reader must not hold
+   * the server's memory); see .overflow and tr_http_ws_send */
+  uint64_t max_stream_buffer;
+  uint32_t ws_max_message;     /* bytes of one WebSocket message, reassembled
+                                  [64 KiB]; more -> close 1009 */
+  uint32_t ws_close_timeout_ms;/* our close frame to the TCP close [2 s] */
 } tr_http_limits;
 
 /* Fills in the defaults of every 0 field of l. */
@@ -90,12 +97,30 @@ typedef struct tr_http_response {
   const void *body;
   size_t body_len;
   int stream;                /* 1: the body follows in tr_http_respond_chunk calls */
+  /* with .stream: what to send as the last chunk if the stream is cut for
+   * going over max_stream_buffer (e.g. an SSE error event); the bytes
+   * waiting are dropped, this goes out, the connection closes. Copied.
+   * Only through tr_http_respond (not carried by tr_http_reply). */
+  const void *overflow;
+  size_t overflow_len;
 } tr_http_response;
 
 /* Route flags */
 enum {
   TR_HTTP_ROUTE_EXACT = 1 << 0,  /* the path must equal the prefix */
-  TR_HTTP_ROUTE_PUBLIC = 1 << 1  /* no authentication (health probes) */
+  TR_HTTP_ROUTE_PUBLIC = 1 << 1, /* no authentication (health probes) */
+  /* WebSocket (RFC 6455): the server checks the handshake (a bad one gets
+   * 400 and never reaches the handler) and the handler (an actor route)
+   * answers 101 to accept, anything else to refuse; see below */
+  TR_HTTP_ROUTE_UPGRADE = 1 << 2,
+  /* the bearer token may also come as ?access_token=... (browsers can set
+   * no header on a WebSocket or an EventSource) */
+  TR_HTTP_ROUTE_QUERY_TOKEN = 1 << 3,
+  /* (actor routes) the actor also hears TR_HTTP_EV_CLOSED for a request
+   * whose connection closes before it was answered: an actor that keeps
+   * state per request (a subscriber) learns of one that went early. Streams
+   * and upgraded connections of actor routes report their close anyway. */
+  TR_HTTP_ROUTE_NOTIFY_CLOSE = 1 << 4
 };
 
 /* Callback handler: runs on the connection's scheduler thread and must not
@@ -103,15 +128,23 @@ enum {
 typedef void (*tr_http_handler_fn)(tr_http_server *srv, tr_http_rid rid,
                                    const tr_http_request *req, void *arg);
 
-/* Upgrades (WebSocket, with the events issue). Today a request with
- * Upgrade goes to its route's handler like any other and the connection
- * closes after the answer (the parser ends HTTP there). The hook to come:
- * a route flag TR_HTTP_ROUTE_UPGRADE whose handler answers with status 101
- * through tr_http_respond; once that answer is written, the connection
- * leaves HTTP on its loop (no parser, no pipeline) and its bytes go to a
- * frame layer (wslay) that delivers messages to the handler's actor, with
- * the bytes read after the request handed over first. SSE needs no hook:
- * it is a streamed answer (.stream = 1) that never ends. */
+/* Upgrades. A request with Upgrade on a route without
+ * TR_HTTP_ROUTE_UPGRADE goes to its handler like any other and the
+ * connection closes after the answer. On a TR_HTTP_ROUTE_UPGRADE route
+ * (an actor route) the server checks the WebSocket handshake (GET,
+ * Upgrade: websocket, Connection: upgrade, Sec-WebSocket-Version: 13, a
+ * 16-byte Sec-WebSocket-Key) and answers 400 itself when it is wrong; a
+ * good one goes to the actor, which accepts with status 101 (tr_http_respond
+ * or tr_http_reply; .headers may add e.g. Sec-WebSocket-Protocol; the
+ * server adds Upgrade, Connection and Sec-WebSocket-Accept) or refuses with
+ * any other answer. Once the 101 is written the connection leaves HTTP on
+ * its loop: wslay takes its bytes (those read after the request first),
+ * answers pings, reassembles fragments, enforces masking and
+ * ws_max_message, and the route's actor gets TR_HTTP_MSG_EVENT messages
+ * (tr_http_event_decode) for each message and one for the close. SSE needs
+ * no hook: it is a streamed answer (.stream = 1) that never ends; the
+ * actor of a streamed answer also gets a TR_HTTP_EV_CLOSED event when the
+ * connection goes. */
 
 typedef struct tr_http_opts {
   const char *listen;          /* "host:port" (IPv4 or [IPv6]); port 0 = any free */
@@ -164,6 +197,47 @@ int tr_http_stop(tr_http_server *srv, uint32_t deadline_ms);
 
 /* Frees the server (stopping it first if needed: deadline 0). */
 void tr_http_free(tr_http_server *srv);
+
+/* ---------------------------------------------------------- WebSocket */
+
+/* A message to an accepted WebSocket (rid: the upgrade request's), from
+ * any thread; data is copied. opcode: TR_HTTP_WS_TEXT, _BINARY or _PING.
+ * When the bytes waiting for this connection would go over
+ * max_stream_buffer, the message is not sent and the connection is closed
+ * with 1008 "slow consumer: ..." (then a hard close after
+ * ws_close_timeout_ms). A connection that is gone: dropped, 0. */
+enum { TR_HTTP_WS_TEXT = 1, TR_HTTP_WS_BINARY = 2, TR_HTTP_WS_PING = 9 };
+int tr_http_ws_send(tr_http_server *srv, tr_http_rid rid, int opcode, const void *data,
+                    size_t len);
+/* Several text messages in one hand-off to the loop (a batch): msgs holds
+ * n messages back to back, lens[i] the length of each. Copied. */
+int tr_http_ws_send_batch(tr_http_server *srv, tr_http_rid rid, const void *msgs,
+                          const uint32_t *lens, size_t n);
+/* One batch of text messages to many WebSockets, each target with its own
+ * selection: msgs holds n messages back to back (lens[i] each); target j
+ * is rids[j] and gets the messages whose indexes are sel[off[j] ..
+ * off[j + 1]) (off has ntargets + 1 entries), in that order. One hand-off
+ * per loop instead of one per connection: a fan-out to thousands of
+ * subscribers wakes each loop once. Everything is copied. */
+int tr_http_ws_multicast(tr_http_server *srv, const void *msgs, const uint32_t *lens, size_t n,
+                         const tr_http_rid *rids, const uint32_t *off, const uint32_t *sel,
+                         size_t ntargets);
+/* Closes with a status code (1000..4999) and a reason (<= 123 bytes, copied). */
+int tr_http_ws_close(tr_http_server *srv, tr_http_rid rid, int code, const char *reason);
+
+/* What the route's actor hears from an upgraded or streaming connection:
+ * messages of type TR_HTTP_MSG_EVENT (not an ask). */
+#define TR_HTTP_MSG_EVENT 0x48545402u
+enum { TR_HTTP_EV_TEXT = 1, TR_HTTP_EV_BINARY = 2, TR_HTTP_EV_CLOSED = 8 };
+typedef struct tr_http_event {
+  tr_http_rid rid;
+  int kind;                  /* TR_HTTP_EV_* */
+  const uint8_t *data;       /* the message (view into msg), NULL for CLOSED */
+  size_t len;
+  int code;                  /* CLOSED: the close code (1006 if none) */
+} tr_http_event;
+/* Decodes msg (borrowed; ev points into it); TR_EPROTO if it is not one. */
+int tr_http_event_decode(const tr_msg *msg, tr_http_event *ev);
 
 /* Counters, for tests and /metrics later. */
 typedef struct tr_http_stats {

@@ -2,7 +2,9 @@
  * (lifecycle, routes, answers from any thread, drain), accept.c (the
  * listening socket and the hand-off of connections to loops), conn.c (one connection: reads,
  * the pipeline of answers, timeouts), respond.c (answers as bytes),
- * auth.c (bearer and basic), gateway.c (actor handlers and their answers). */
+ * auth.c (bearer and basic), gateway.c (actor handlers and their answers),
+ * ws.c (a connection after its 101: WebSocket frames through wslay) and
+ * sha1.c (for the handshake's accept key). */
 #ifndef TR_HTTP_INTERNAL_H
 #define TR_HTTP_INTERNAL_H
 
@@ -40,6 +42,10 @@ typedef struct loop_state {
   conn **slots;          /* open connections by slot */
   uint32_t *gens;        /* generation per slot: an old rid never matches */
   uint32_t nslots, open;
+  /* answers posted to this loop and not yet run: while there are any, an
+   * answer from this loop's own thread is posted too, or it would overtake
+   * them (a stream's chunks must keep their order) */
+  _Atomic uint32_t pending;
 } loop_state;
 
 struct tr_http_server {
@@ -80,7 +86,17 @@ typedef struct exchange {
   uint8_t keep_alive, head, http10, close, chunked;
   char *out;             /* bytes waiting for their turn to be written */
   size_t out_len, out_cap;
+  uint8_t ws_ok;         /* a good WebSocket handshake: a 101 may answer it */
+  uint8_t ws_switch;     /* the 101 is queued: WebSocket after its bytes */
+  uint8_t has_actor;     /* went to an actor route: it hears of the close */
+  uint8_t notify_close;  /* ... even before it is answered (NOTIFY_CLOSE) */
+  char ws_accept[29];
+  tr_ref actor;
+  char *overflow;        /* a stream's last chunk if it is cut (malloc'd) */
+  size_t overflow_len;
 } exchange;
+
+typedef struct ws_state ws_state;
 
 struct conn {
   loop_state *ls;
@@ -99,6 +115,12 @@ struct conn {
   int progress;          /* parser progress last seen */
   int reading, closing, close_after, lingering, shutting, in_process, continue_sent;
   int writes;            /* writes in flight */
+  int upgrading;         /* a WebSocket handshake waits for its answer */
+  ws_state *ws;          /* after the 101: frames, not HTTP (ws.c) */
+  uint64_t ws_close_at;  /* ms: our close frame went out, the TCP close by then */
+  int watched;           /* watch hears TR_HTTP_EV_CLOSED when the connection goes */
+  tr_ref watch;
+  uint64_t watch_seq;
 };
 
 /* accept.c */
@@ -116,6 +138,27 @@ void tr_http_conn_respond(conn *c, uint64_t seq, const tr_http_response *r);
 void tr_http_conn_chunk(conn *c, uint64_t seq, const void *data, size_t len, int last);
 void tr_http_conn_error(conn *c, uint64_t seq, int status, const char *type, const char *msg);
 uint64_t tr_http_conn_key(const conn *c);
+/* Takes buf (malloc'd) and writes it. */
+void tr_http_conn_write(conn *c, char *buf, size_t len);
+void tr_http_conn_arm(conn *c);
+/* A TR_HTTP_MSG_EVENT to the connection's watcher (if any). */
+void tr_http_conn_notify(conn *c, int kind, const void *data, size_t len, int code);
+
+/* ws.c: the handshake check (why: a static message), the frame layer of
+ * an upgraded connection, and messages to it (on its thread) */
+int tr_http_ws_check(const tr_http_request *req, char accept[29], const char **why);
+int tr_http_ws_start(conn *c);
+void tr_http_ws_read(conn *c);
+void tr_http_ws_flush(conn *c);
+void tr_http_ws_free(conn *c);
+int tr_http_ws_code(const conn *c);
+void tr_http_ws_send_here(conn *c, int opcode, const void *data, size_t len);
+void tr_http_ws_send_batch_here(conn *c, const uint8_t *msgs, const uint32_t *lens, size_t n);
+void tr_http_ws_close_here(conn *c, int code, const char *reason);
+/* the messages sel[0..nsel) of a shared block (multicast) */
+void tr_http_ws_send_sel_here(conn *c, const uint8_t *data, const uint32_t *lens,
+                              const size_t *starts, const uint32_t *sel, size_t nsel);
+void tr_http_ws_drain(conn *c);
 
 /* server.c */
 const route *tr_http_route_match(const tr_http_server *srv, const tr_http_request *req,
@@ -134,11 +177,16 @@ const char *tr_http_reason(int status);
  * send with the 401 goes to challenge (caller's buffer) */
 int tr_http_auth_check(const tr_http_server *srv, const tr_http_request *req, char *challenge,
                        size_t cap);
+/* 0 when the query string carries access_token=<the bearer token> */
+int tr_http_auth_query(const tr_http_server *srv, const tr_http_request *req);
 
 /* message.c: the request as msgpack for an actor handler (pk: the
  * caller's); decoding from raw bytes (borrowed, as tr_http_incoming_decode) */
 int tr_http_request_encode(tr_pack *pk, tr_http_rid rid, tr_ref gateway,
                            const tr_http_request *req);
+/* a TR_HTTP_MSG_EVENT payload */
+int tr_http_event_encode(tr_pack *pk, tr_http_rid rid, int kind, const void *data, size_t len,
+                         int code);
 
 /* gateway.c */
 int tr_http_gateway_start(tr_http_server *srv);

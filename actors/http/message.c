@@ -115,3 +115,40 @@ const char *tr_http_incoming_header(const tr_http_incoming *in, const char *name
   return NULL;
 }
 
+
+/* ------------------------------------------------------------ events
+ * What an upgraded or streaming connection tells its route's actor: a map
+ * of c, s (the rid), k (TR_HTTP_EV_*), b (the message, bin), x (the close
+ * code). */
+
+int tr_http_event_encode(tr_pack *pk, tr_http_rid rid, int kind, const void *data, size_t len,
+                         int code) {
+  tr_pack_map(pk, 5);
+  tr_pack_str(pk, "c"), tr_pack_uint(pk, rid.conn);
+  tr_pack_str(pk, "s"), tr_pack_uint(pk, rid.seq);
+  tr_pack_str(pk, "k"), tr_pack_uint(pk, (uint64_t)kind);
+  tr_pack_str(pk, "b"), tr_pack_bin(pk, data, len);
+  tr_pack_str(pk, "x"), tr_pack_int(pk, code);
+  return pk->err;
+}
+
+int tr_http_event_decode(const tr_msg *msg, tr_http_event *ev) {
+  if (!msg || !ev || msg->type != TR_HTTP_MSG_EVENT) return TR_EPROTO;
+  memset(ev, 0, sizeof *ev);
+  tr_unpack m, v;
+  tr_unpack_init(&m, msg->data, msg->len);
+  uint64_t kind = 0;
+  int64_t code = 0;
+  if (tr_unpack_find_uint(&m, "c", &ev->rid.conn) < 0 ||
+      tr_unpack_find_uint(&m, "s", &ev->rid.seq) < 0 || tr_unpack_find_uint(&m, "k", &kind) < 0)
+    return TR_EPROTO;
+  ev->kind = (int)kind;
+  if (tr_unpack_find(&m, "b", &v) == 0) {
+    const void *p = NULL;
+    if (tr_unpack_bin(&v, &p, &ev->len) == 0) ev->data = p;
+  }
+  if (!ev->len) ev->data = NULL;
+  tr_unpack_find_int(&m, "x", &code);
+  ev->code = (int)code;
+  return 0;
+}

@@ -21,6 +21,9 @@ void tr_http_limits_default(tr_http_limits *l) {
   if (!l->body_timeout_ms) l->body_timeout_ms = 30000;
   if (!l->idle_timeout_ms) l->idle_timeout_ms = 60000;
   if (!l->handler_timeout_ms) l->handler_timeout_ms = 30000;
+  if (!l->max_stream_buffer) l->max_stream_buffer = 1u << 20;
+  if (!l->ws_max_message) l->ws_max_message = 64u << 10;
+  if (!l->ws_close_timeout_ms) l->ws_close_timeout_ms = 2000;
 }
 
 static tr_http_parser *hp_of(http_parser *p) { return p->data; }

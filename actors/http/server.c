@@ -203,14 +203,18 @@ const char *tr_http_address(const tr_http_server *srv) { return srv ? srv->addre
 
 /* ------------------------------------------------------------ answers */
 
-enum { ANS_RESPOND, ANS_CHUNK };
+/* An answer, a WebSocket message or batch, or a close (last: the opcode or
+ * the close code; body: the data or the reason), carried to the
+ * connection's loop. */
+enum { ANS_RESPOND, ANS_CHUNK, ANS_WS, ANS_WS_BATCH, ANS_WS_CLOSE };
 typedef struct answer {
   tr_http_server *srv;
   tr_http_rid rid;
   int kind, last;
   tr_http_response r;
-  char *ctype, *headers;
-  size_t len;
+  char *ctype, *headers, *overflow;
+  uint32_t *lens;
+  size_t len, n;
   uint8_t body[];
 } answer;
 
@@ -219,21 +223,34 @@ static void answer_here(tr_http_server *srv, tr_http_rid rid, int kind,
   uint32_t li = (uint32_t)(rid.conn >> 56);
   conn *c = tr_http_conn_find(&srv->loops[li], rid.conn);
   if (!c) return; /* gone: the answer has nobody to go to */
-  if (kind == ANS_RESPOND)
-    tr_http_conn_respond(c, rid.seq, r);
-  else
-    tr_http_conn_chunk(c, rid.seq, r->body, r->body_len, last);
+  switch (kind) {
+  case ANS_RESPOND: tr_http_conn_respond(c, rid.seq, r); break;
+  case ANS_CHUNK: tr_http_conn_chunk(c, rid.seq, r->body, r->body_len, last); break;
+  case ANS_WS: tr_http_ws_send_here(c, last, r->body, r->body_len); break;
+  case ANS_WS_CLOSE: tr_http_ws_close_here(c, last, r->body); break;
+  default: break;
+  }
 }
 
 static void loop_answer(void *loop, void *arg) {
   answer *a = arg;
   (void)loop;
+  atomic_fetch_sub(&a->srv->loops[(uint32_t)(a->rid.conn >> 56)].pending, 1);
   a->r.body = a->body;
   a->r.content_type = a->ctype;
   a->r.headers = a->headers;
-  answer_here(a->srv, a->rid, a->kind, &a->r, a->last);
+  a->r.overflow = a->overflow;
+  if (a->kind == ANS_WS_BATCH) {
+    uint32_t li = (uint32_t)(a->rid.conn >> 56);
+    conn *c = tr_http_conn_find(&a->srv->loops[li], a->rid.conn);
+    if (c) tr_http_ws_send_batch_here(c, a->body, a->lens, a->n);
+  } else {
+    answer_here(a->srv, a->rid, a->kind, &a->r, a->last);
+  }
   free(a->ctype);
   free(a->headers);
+  free(a->overflow);
+  free(a->lens);
   free(a);
 }
 
@@ -242,13 +259,18 @@ static int answer_post(tr_http_server *srv, tr_http_rid rid, int kind,
   if (!srv || !r || (r->body_len && !r->body)) return TR_EINVAL;
   uint32_t li = (uint32_t)(rid.conn >> 56);
   if (li >= srv->nloops) return TR_EINVAL;
-  if (kind == ANS_RESPOND && (r->status < 200 || r->status > 599)) return TR_EINVAL;
-  if (tr_loop_current(srv->sys) == (int)li) { /* on the connection's thread */
+  if (kind == ANS_RESPOND && r->status != 101 && (r->status < 200 || r->status > 599))
+    return TR_EINVAL;
+  if (tr_loop_current(srv->sys) == (int)li && !atomic_load(&srv->loops[li].pending)) {
+    /* on the connection's thread, and nothing posted earlier is waiting */
     answer_here(srv, rid, kind, r, last);
     return 0;
   }
-  answer *a = malloc(sizeof *a + r->body_len);
+  answer *a = malloc(sizeof *a + r->body_len + 1);
   if (!a) return TR_ENOMEM;
+  a->lens = NULL;
+  a->n = 0;
+  a->body[r->body_len] = 0; /* a close's reason is read as a string */
   a->srv = srv;
   a->rid = rid;
   a->kind = kind;
@@ -258,10 +280,63 @@ static int answer_post(tr_http_server *srv, tr_http_rid rid, int kind,
   if (r->body_len) memcpy(a->body, r->body, r->body_len);
   a->ctype = r->content_type ? strdup(r->content_type) : NULL;
   a->headers = r->headers ? strdup(r->headers) : NULL;
+  a->overflow = NULL;
+  if (r->overflow_len && (a->overflow = malloc(r->overflow_len)))
+    memcpy(a->overflow, r->overflow, r->overflow_len);
+  if (!a->overflow) a->r.overflow_len = 0;
+  atomic_fetch_add(&srv->loops[li].pending, 1);
   int rc = tr_loop_post(srv->sys, li, loop_answer, a);
   if (rc < 0) {
+    atomic_fetch_sub(&srv->loops[li].pending, 1);
     free(a->ctype);
     free(a->headers);
+    free(a->overflow);
+    free(a);
+  }
+  return rc;
+}
+
+int tr_http_ws_send(tr_http_server *srv, tr_http_rid rid, int opcode, const void *data,
+                    size_t len) {
+  if (opcode != TR_HTTP_WS_TEXT && opcode != TR_HTTP_WS_BINARY && opcode != TR_HTTP_WS_PING)
+    return TR_EINVAL;
+  if (opcode == TR_HTTP_WS_PING && len > 125) return TR_EINVAL;
+  tr_http_response r = {.status = 200, .body = data, .body_len = len};
+  return answer_post(srv, rid, ANS_WS, &r, opcode);
+}
+
+int tr_http_ws_close(tr_http_server *srv, tr_http_rid rid, int code, const char *reason) {
+  if (code < 1000 || code > 4999) return TR_EINVAL;
+  size_t n = reason ? strnlen(reason, 123) : 0;
+  tr_http_response r = {.status = 200, .body = reason, .body_len = n};
+  return answer_post(srv, rid, ANS_WS_CLOSE, &r, code);
+}
+
+/* Always posted (even from the connection's own thread): the batch is one
+ * allocation either way, and a post keeps the caller's call short. */
+int tr_http_ws_send_batch(tr_http_server *srv, tr_http_rid rid, const void *msgs,
+                          const uint32_t *lens, size_t n) {
+  if (!srv || (n && (!msgs || !lens))) return TR_EINVAL;
+  uint32_t li = (uint32_t)(rid.conn >> 56);
+  if (li >= srv->nloops) return TR_EINVAL;
+  if (!n) return 0;
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) total += lens[i];
+  answer *a = calloc(1, sizeof *a + total);
+  if (!a) return TR_ENOMEM;
+  a->lens = malloc(n * sizeof *a->lens);
+  if (!a->lens) {
+    free(a);
+    return TR_ENOMEM;
+  }
+  memcpy(a->lens, lens, n * sizeof *lens);
+  memcpy(a->body, msgs, total);
+  a->srv = srv, a->rid = rid, a->kind = ANS_WS_BATCH, a->n = n, a->len = total;
+  atomic_fetch_add(&srv->loops[li].pending, 1);
+  int rc = tr_loop_post(srv->sys, li, loop_answer, a);
+  if (rc < 0) {
+    atomic_fetch_sub(&srv->loops[li].pending, 1);
+    free(a->lens);
     free(a);
   }
   return rc;
@@ -285,6 +360,108 @@ int tr_http_respond_error(tr_http_server *srv, tr_http_rid rid, int status, cons
   tr_http_response r = {.status = status, .content_type = "application/json", .body = body,
                         .body_len = n};
   return tr_http_respond(srv, rid, &r);
+}
+
+/* ------------------------------------------------------------ multicast */
+
+/* The messages, shared by the parts of every loop (the last frees them). */
+typedef struct mc_block {
+  _Atomic uint32_t refs;
+  size_t n;
+  uint32_t *lens;
+  size_t *starts;
+  uint8_t *data;
+} mc_block;
+
+/* One loop's targets. */
+typedef struct mc_part {
+  tr_http_server *srv;
+  uint32_t loop;
+  mc_block *b;
+  size_t nt;
+  uint64_t *conns;
+  uint32_t *off, *sel;
+} mc_part;
+
+static void mc_unref(mc_block *b) {
+  if (atomic_fetch_sub(&b->refs, 1) != 1) return;
+  free(b->lens), free(b->starts), free(b->data), free(b);
+}
+
+static void loop_multicast(void *loop, void *arg) {
+  mc_part *p = arg;
+  (void)loop;
+  loop_state *ls = &p->srv->loops[p->loop];
+  atomic_fetch_sub(&ls->pending, 1);
+  for (size_t j = 0; j < p->nt; j++) {
+    conn *c = tr_http_conn_find(ls, p->conns[j]);
+    if (c) tr_http_ws_send_sel_here(c, p->b->data, p->b->lens, p->b->starts,
+                                    p->sel + p->off[j], p->off[j + 1] - p->off[j]);
+  }
+  mc_unref(p->b);
+  free(p->conns), free(p->off), free(p->sel), free(p);
+}
+
+int tr_http_ws_multicast(tr_http_server *srv, const void *msgs, const uint32_t *lens, size_t n,
+                         const tr_http_rid *rids, const uint32_t *off, const uint32_t *sel,
+                         size_t ntargets) {
+  if (!srv || (n && (!msgs || !lens)) || (ntargets && (!rids || !off || !sel)))
+    return TR_EINVAL;
+  if (!n || !ntargets) return 0;
+  for (size_t k = 0; k < off[ntargets]; k++)
+    if (sel[k] >= n) return TR_EINVAL;
+  mc_block *b = calloc(1, sizeof *b);
+  size_t total = 0;
+  if (!b) return TR_ENOMEM;
+  b->n = n;
+  b->lens = malloc(n * sizeof *b->lens);
+  b->starts = malloc(n * sizeof *b->starts);
+  for (size_t i = 0; b->starts && i < n; i++) b->starts[i] = total, total += lens[i];
+  b->data = malloc(total ? total : 1);
+  if (!b->lens || !b->starts || !b->data) {
+    free(b->lens), free(b->starts), free(b->data), free(b);
+    return TR_ENOMEM;
+  }
+  memcpy(b->lens, lens, n * sizeof *lens);
+  memcpy(b->data, msgs, total);
+  atomic_init(&b->refs, 1); /* ours, while the parts are made */
+  int rc = 0;
+  for (uint32_t li = 0; li < srv->nloops && !rc; li++) {
+    size_t nt = 0, ns = 0;
+    for (size_t j = 0; j < ntargets; j++)
+      if ((uint32_t)(rids[j].conn >> 56) == li) nt++, ns += off[j + 1] - off[j];
+    if (!nt) continue;
+    mc_part *p = calloc(1, sizeof *p);
+    if (p) {
+      p->conns = malloc(nt * sizeof *p->conns);
+      p->off = malloc((nt + 1) * sizeof *p->off);
+      p->sel = malloc((ns ? ns : 1) * sizeof *p->sel);
+    }
+    if (!p || !p->conns || !p->off || !p->sel) {
+      if (p) free(p->conns), free(p->off), free(p->sel), free(p);
+      rc = TR_ENOMEM;
+      break;
+    }
+    p->srv = srv, p->loop = li, p->b = b, p->nt = nt;
+    size_t k = 0, at = 0;
+    for (size_t j = 0; j < ntargets; j++) {
+      if ((uint32_t)(rids[j].conn >> 56) != li) continue;
+      p->conns[k] = rids[j].conn;
+      p->off[k++] = (uint32_t)at;
+      memcpy(p->sel + at, sel + off[j], (off[j + 1] - off[j]) * sizeof *sel);
+      at += off[j + 1] - off[j];
+    }
+    p->off[k] = (uint32_t)at;
+    atomic_fetch_add(&b->refs, 1);
+    atomic_fetch_add(&srv->loops[li].pending, 1);
+    if ((rc = tr_loop_post(srv->sys, li, loop_multicast, p)) < 0) {
+      atomic_fetch_sub(&srv->loops[li].pending, 1);
+      atomic_fetch_sub(&b->refs, 1);
+      free(p->conns), free(p->off), free(p->sel), free(p);
+    }
+  }
+  mc_unref(b);
+  return rc;
 }
 
 /* ------------------------------------------------------------ drain */

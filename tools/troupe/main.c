@@ -23,6 +23,7 @@
 #include "actors/workflow/repo.h"
 #include "actors/camunda/camunda.h"
 #include "actors/events/events_http.h"
+#include "actors/events/notify.h"
 #include "actors/http/http.h"
 #include "config.h"
 #include "troupe/troupe.h"
@@ -72,6 +73,11 @@ static int http_start(tr_system *sys, const tr_node_config *c, char *bodies[2],
   tr_http_route_fn(srv, "GET", "/readyz", TR_HTTP_ROUTE_EXACT | TR_HTTP_ROUTE_PUBLIC, probe,
                    bodies[1]);
   if ((rc = tr_camunda_start(sys, srv)) < 0 || (rc = tr_events_http_start(sys, srv)) < 0) {
+    tr_http_free(srv);
+    return rc;
+  }
+  /* WebSocket and SSE clients of the event bus (GET /events, /events/sse) */
+  if ((rc = tr_events_notify_start(sys, srv, NULL, NULL)) < 0) {
     tr_http_free(srv);
     return rc;
   }
