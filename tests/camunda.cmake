@@ -27,3 +27,8 @@ add_test(NAME integration.camunda
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/camunda.sh $<TARGET_FILE:troupe>
           ${CMAKE_CURRENT_SOURCE_DIR}/workflow/engine)
 set_tests_properties(integration.camunda PROPERTIES TIMEOUT 300)
+
+# durable timers across a kill -9 and a restart, nothing else waking them
+add_test(NAME integration.camunda_timer
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/camunda_timer.sh $<TARGET_FILE:troupe>)
+set_tests_properties(integration.camunda_timer PROPERTIES TIMEOUT 300)

@@ -78,4 +78,10 @@ int tr_wf_engine_register(tr_system *sys, uint32_t roles);
 int tr_wf_start(tr_system *sys, const char *key, const void *vars, size_t vars_len,
                 const char *bk, char *id, size_t cap);
 
+/* After a node starts: wakes the instances that were running (their
+ * timers live in their journals and fire only once they are active again).
+ * Asks the catalog for the keys and each key's history index, which wakes
+ * its running instances on its first recovery in this process (wake.c). */
+int tr_wf_wake_start(tr_system *sys);
+
 #endif

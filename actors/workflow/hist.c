@@ -13,10 +13,12 @@
  * Running instances are never dropped.
  */
 #include <stdatomic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/workflow/engine.h"
 #include "actors/workflow/idx.h"
 
 enum { EV_STARTED = 1, EV_ENDED };
@@ -405,10 +407,33 @@ static int h_apply(tr_ctx *ctx, void *st, uint64_t seq, const void *ev, size_t l
   return rc;
 }
 
+/* The first recovery of a key's index in this process (after the node
+ * started) activates every instance it knows as running, so that their
+ * timers are armed again (wake.c says why). A later recovery - after the
+ * index passivated - finds them awake already or woken by then. */
+static pthread_mutex_t woken_mu = PTHREAD_MUTEX_INITIALIZER;
+static idx_map woken; /* keys whose instances were woken, per process */
+
+static void wake_running(tr_ctx *ctx, hstate *s) {
+  pthread_mutex_lock(&woken_mu);
+  int first = !idx_map_get(&woken, s->name, strlen(s->name));
+  if (first) idx_map_put(&woken, s->name, strlen(s->name), (void *)1);
+  pthread_mutex_unlock(&woken_mu);
+  if (!first) return;
+  for (rec *r = s->head; r; r = r->next) {
+    char name[TR_VIRTUAL_NAME_MAX + 1];
+    if (r->state != S_RUNNING || !r->pi ||
+        snprintf(name, sizeof name, TR_WF_KIND "/%s", r->pi) >= (int)sizeof name)
+      continue;
+    tr_virtual_send(ctx, name, TR_WF_GET, NULL, 0); /* not an ask: it only activates */
+  }
+}
+
 static int h_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
   hstate *s = st;
   if (m->type == TR_MSG_RECOVERED) {
     s->out.acked = m->corr;
+    wake_running(ctx, s);
     return 0;
   }
   if (m->type == TR_MSG_PERSISTED) {

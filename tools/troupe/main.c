@@ -254,6 +254,10 @@ int main(int argc, char **argv) {
          "http %s",
          (unsigned long long)node_id, tr_version(), (int)getpid(), tr_system_threads(sys), abs_dir,
          tr_cluster_address(cl), c.nseeds, tr_http_address(http));
+  /* instances that were running before a restart: their timers fire only
+   * once they are active again (actors/workflow/wake.c) */
+  if ((c.roles & TR_ROLE_ENGINE) && (rc = tr_wf_wake_start(sys)) < 0)
+    tr_log(TR_LOG_WARN, "troupe", "cannot wake the running instances: %s", tr_strerror(rc));
 
   int sig = 0;
   sigwait(&sigs, &sig);
