@@ -215,8 +215,20 @@ static int on_def(tr_ctx *ctx, inst *s, const tr_msg *m) {
   return jrc < 0 ? jrc : begin(ctx, s, rc, 1);
 }
 
+/* Whether a running instance may wait on a timer: nothing from outside
+ * would ever reach it after a restart, so its history record (which the
+ * node's waker goes by, wake.c) must be durable before its start is
+ * answered. Other instances answer as soon as their start is durable. */
+static int needs_wake(const inst *s) {
+  if (s->state != I_RUNNING || !s->model) return 0;
+  for (int32_t i = 0; i < s->model->n_elements; i++)
+    if (s->model->elements[i].event == TR_WF_EV_TIMER) return 1;
+  return 0;
+}
+
 static void answer_start(tr_ctx *ctx, inst *s) {
   if (!s->starting || s->acked < s->starter_seq || s->state == I_LOADING) return;
+  if (!s->hist_started_ok && needs_wake(s)) return; /* the history index answers first */
   s->starting = 0;
   tr_pack pk = TR_PACK_INIT;
   tr_pack_map(&pk, 4);
@@ -374,7 +386,9 @@ static int inst_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
   if (rc < 0) return rc;
   wf_send_acks(ctx, s);
   answer_start(ctx, s);
-  if (!s->starting) waits_ended(ctx, s); /* history, the parent, announcements */
+  /* history, the parent, announcements; while starting only the history
+   * record of an instance that may wait on a timer (answer_start) */
+  if (!s->starting || (s->acked >= s->starter_seq && needs_wake(s))) waits_ended(ctx, s);
   if (s->state != I_LOADING)
     for (; s->ngets > 0; s->ngets--) {
       tr_msg req = {.sender = s->gets[s->ngets - 1].who, .corr = s->gets[s->ngets - 1].corr,
