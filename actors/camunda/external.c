@@ -37,13 +37,14 @@ static json_t *task_json(const tr_unpack *j, const json_t *only) {
   char lock[32];
   if (until) rest_date(until, lock);
   json_t *worker = rest_str(j, "worker");
-  return json_pack("{s:o, s:n, s:o, s:n, s:o, s:o, s:s?, s:n, s:n, s:n, s:o, s:o, s:b, s:o, "
+  return json_pack("{s:o, s:n, s:o, s:n, s:o, s:o, s:s?, s:o, s:o, s:n, s:o, s:o, s:b, s:o, "
                    "s:o, s:n, s:o, s:i, s:o, s:{}}",
                    "activityId", rest_str(j, "act"), "activityInstanceId", "errorMessage",
                    rest_str(j, "error"), "errorDetails", "executionId", rest_str(j, "pi"), "id",
                    rest_str(j, "id"), "lockExpirationTime", until ? lock : NULL,
-                   "processDefinitionId", "processDefinitionKey", "processDefinitionVersionTag",
-                   "processInstanceId", rest_str(j, "pi"), "retries",
+                   "processDefinitionId", rest_str(j, "did"), "processDefinitionKey",
+                   rest_str(j, "dk"), "processDefinitionVersionTag", "processInstanceId",
+                   rest_str(j, "pi"), "retries",
                    retries < 0 ? json_null() : json_integer(retries), "suspended", 0, "workerId",
                    worker, "topicName", rest_str(j, "topic"), "tenantId", "variables",
                    vars ? vars : json_object(), "priority", 0, "businessKey", rest_str(j, "bk"),

@@ -440,10 +440,10 @@ static int ok_body(tr_pack *pk, const char *id) {
 
 static int on_create(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *map) {
   char key[TR_JOB_ID_MAX + 1] = "", id[TR_JOB_ID_MAX + 1];
-  char *f[4] = {"notify", "pi", "act", "bk"}, val[4][256];
+  char *f[JQ_STRS] = {"notify", "pi", "act", "bk", "dk", "did"}, val[JQ_STRS][256];
   if (tr_unpack_find(map, "key", &(tr_unpack){0}) == 0 && str_arg(map, "key", key, sizeof key))
     return reply_err(ctx, s, m, TR_EINVAL, "key must be a string of at most 255 bytes%s", NULL);
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < JQ_STRS; i++) {
     val[i][0] = 0;
     if (tr_unpack_find(map, f[i], &(tr_unpack){0}) == 0 && str_arg(map, f[i], val[i], 256))
       return reply_err(ctx, s, m, TR_EINVAL, "%s must be a string of at most 255 bytes", f[i]);
@@ -478,7 +478,7 @@ static int on_create(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *m
   const void *vp = NULL;
   size_t vn = 0;
   if (tr_unpack_find(map, "vars", &vars) == 0) tr_unpack_raw(&vars, &vp, &vn);
-  const char *strs[4] = {val[0], val[1], val[2], val[3]};
+  const char *strs[JQ_STRS] = {val[0], val[1], val[2], val[3], val[4], val[5]};
   jq_pack_create(&pk, id, key, vp, vn, retries, strs, wall_ms());
   rc = record(ctx, s, &pk);
   tr_pack_reset(&pk);

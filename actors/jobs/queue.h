@@ -15,6 +15,8 @@ enum {
   J_FINISHED /* completed or BPMN error; kept until its creator acks the note */
 };
 
+enum { JQ_STRS = 6 }; /* the creation's strings: notify, pi, act, bk, dk, did */
+
 typedef struct jq_job {
   struct jq_job *next, *prev; /* creation order */
   struct jq_job *hnext;       /* id hash chain */
@@ -31,6 +33,7 @@ typedef struct jq_job {
   char worker[64];
   int pushed;                 /* locked to a subscriber: counts in its in-flight */
   char *notify, *pi, *act, *bk, *error;
+  char *dk, *did;             /* the creator's process definition key and id, or NULL */
   uint8_t *vars;              /* the creator's msgpack value, or NULL */
   size_t vars_len;
   uint8_t *note;              /* finished: what the creator is told (outbox) */
@@ -124,8 +127,10 @@ enum {
 };
 
 /* The creation event of a job (strings "" when absent; vars NULL if none). */
+/* strs: notify, pi, act, bk, dk, did ("" or NULL when absent). Without a
+ * dk or did the event has the first format's 10 fields, else 12. */
 int jq_pack_create(tr_pack *pk, const char *id, const char *key, const void *vars,
-                   size_t vars_len, int64_t retries, const char *const strs[4],
+                   size_t vars_len, int64_t retries, const char *const strs[JQ_STRS],
                    uint64_t created_ms);
 
 /* A snapshot: every job as its creation event and an EV_STATE event, in

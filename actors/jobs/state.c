@@ -28,6 +28,7 @@ int jq_init(jq *q, const char *topic) {
 
 static void job_free(jq_job *j) {
   free(j->notify), free(j->pi), free(j->act), free(j->bk), free(j->error), free(j->vars);
+  free(j->dk), free(j->did);
   free(j->note);
   free(j);
 }
@@ -374,13 +375,14 @@ static int get_u(tr_unpack *u, uint64_t *v) { return tr_unpack_uint(u, v) < 0 ? 
 static int get_i(tr_unpack *u, int64_t *v) { return tr_unpack_int(u, v) < 0 ? TR_ECORRUPT : 0; }
 
 static int apply_create(jq *q, tr_unpack *u, uint32_t n) {
-  if (n != 10) return TR_ECORRUPT;
+  if (n != 10 && n != 12) return TR_ECORRUPT; /* 12: with dk and did */
+  int ns = n == 12 ? 6 : 4;
   char id[TR_JOB_ID_MAX + 1], key[TR_JOB_ID_MAX + 1];
   const void *vars = NULL;
   size_t vars_len = 0;
   int64_t retries;
   uint64_t created;
-  char *s[4] = {NULL, NULL, NULL, NULL};
+  char *s[JQ_STRS] = {NULL, NULL, NULL, NULL, NULL, NULL};
   int rc = get_str(u, id, sizeof id);
   if (!rc) rc = get_str(u, key, sizeof key);
   if (!rc) {
@@ -388,7 +390,7 @@ static int apply_create(jq *q, tr_unpack *u, uint32_t n) {
     else rc = tr_unpack_bin(u, &vars, &vars_len) < 0 ? TR_ECORRUPT : 0;
   }
   if (!rc) rc = get_i(u, &retries);
-  for (int i = 0; i < 4 && !rc; i++) rc = get_dup(u, &s[i]);
+  for (int i = 0; i < ns && !rc; i++) rc = get_dup(u, &s[i]);
   if (!rc) rc = get_u(u, &created);
   jq_job *j = NULL;
   if (!rc && (!id[0] || jq_find(q, id, strlen(id)))) rc = TR_ECORRUPT;
@@ -396,14 +398,14 @@ static int apply_create(jq *q, tr_unpack *u, uint32_t n) {
   if (!rc && vars_len && !(j->vars = malloc(vars_len))) rc = TR_ENOMEM;
   if (rc < 0) {
     if (j) jq_remove(q, j);
-    for (int i = 0; i < 4; i++) free(s[i]);
+    for (int i = 0; i < JQ_STRS; i++) free(s[i]);
     return rc;
   }
   if (vars_len) memcpy(j->vars, vars, vars_len);
   j->vars_len = vars_len;
   jq_set_key(q, j, key, strlen(key));
   j->retries = retries;
-  j->notify = s[0], j->pi = s[1], j->act = s[2], j->bk = s[3];
+  j->notify = s[0], j->pi = s[1], j->act = s[2], j->bk = s[3], j->dk = s[4], j->did = s[5];
   j->created_ms = created;
   return 0; /* jq_add made it available */
 }
@@ -556,23 +558,24 @@ static int apply_job(jq *q, jq_job *j, tr_unpack *up, uint32_t n, uint64_t kind)
 }
 
 int jq_pack_create(tr_pack *pk, const char *id, const char *key, const void *vars,
-                   size_t vars_len, int64_t retries, const char *const strs[4],
+                   size_t vars_len, int64_t retries, const char *const strs[JQ_STRS],
                    uint64_t created_ms) {
-  tr_pack_array(pk, 10);
+  int ns = (strs[4] && strs[4][0]) || (strs[5] && strs[5][0]) ? 6 : 4;
+  tr_pack_array(pk, (uint32_t)(6 + ns));
   tr_pack_uint(pk, EV_CREATE);
   tr_pack_str(pk, id);
   tr_pack_str(pk, key);
   if (vars_len) tr_pack_bin(pk, vars, vars_len);
   else tr_pack_nil(pk);
   tr_pack_int(pk, retries);
-  for (int i = 0; i < 4; i++) tr_pack_str(pk, strs[i] ? strs[i] : "");
+  for (int i = 0; i < ns; i++) tr_pack_str(pk, strs[i] ? strs[i] : "");
   return tr_pack_uint(pk, created_ms);
 }
 
 int jq_snapshot(const jq *q, tr_pack *pk) {
   tr_pack_array(pk, (uint32_t)(q->count * 2));
   for (const jq_job *j = q->head; j; j = j->next) {
-    const char *strs[4] = {j->notify, j->pi, j->act, j->bk};
+    const char *strs[JQ_STRS] = {j->notify, j->pi, j->act, j->bk, j->dk, j->did};
     jq_pack_create(pk, j->id, j->key, j->vars, j->vars_len, j->retries, strs, j->created_ms);
     tr_pack_array(pk, 10);
     tr_pack_uint(pk, EV_STATE);
@@ -620,7 +623,7 @@ static const char *state_name(const jq_job *j, uint64_t now) {
 static void kv_opt(tr_pack *pk, const char *k, const char *v) { tr_pack_kv_str(pk, k, v ? v : ""); }
 
 int jq_pack_job(tr_pack *pk, const jq *q, const jq_job *j, uint64_t now_ms) {
-  tr_pack_map(pk, 12);
+  tr_pack_map(pk, 14);
   tr_pack_kv_str(pk, "id", j->id);
   tr_pack_kv_str(pk, "topic", q->topic);
   tr_pack_str(pk, "vars");
@@ -630,6 +633,8 @@ int jq_pack_job(tr_pack *pk, const jq *q, const jq_job *j, uint64_t now_ms) {
   kv_opt(pk, "pi", j->pi);
   kv_opt(pk, "act", j->act);
   kv_opt(pk, "bk", j->bk);
+  kv_opt(pk, "dk", j->dk);
+  kv_opt(pk, "did", j->did);
   tr_pack_kv_str(pk, "state", state_name(j, now_ms));
   tr_pack_kv_str(pk, "worker", jq_available(j, now_ms) ? "" : j->worker);
   tr_pack_str(pk, "lock_until");

@@ -76,12 +76,14 @@ static int ask_job(tr_ctx *ctx, inst *s, token *t, const tr_wf_element *e) {
   snprintf(notify, sizeof notify, TR_WF_KIND "/%s", s->id);
   tr_pack pk = TR_PACK_INIT, v = TR_PACK_INIT;
   int rc = work_vars(s, t, &v);
-  tr_pack_map(&pk, v.len ? 6 : 5);
+  tr_pack_map(&pk, v.len ? 8 : 7);
   tr_pack_kv_str(&pk, "key", key);
   tr_pack_kv_str(&pk, "notify", notify);
   tr_pack_kv_str(&pk, "pi", s->id);
   tr_pack_kv_str(&pk, "act", e->id);
   tr_pack_kv_str(&pk, "bk", s->bk);
+  tr_pack_kv_str(&pk, "dk", s->key); /* Camunda's workers see the definition */
+  tr_pack_kv_str(&pk, "did", s->def_id);
   if (v.len) {
     tr_pack_str(&pk, "vars");
     tr_pack_raw(&pk, v.data, v.len);

@@ -40,7 +40,8 @@ extern "C" {
 enum {
   /* requests to jobs/<topic> (asks; sender = who is answered) */
   TR_JOB_CREATE = 0x4A000001, /* {key?, vars?, retries?, notify? | notify_ref?, pi?,
-                                 act?, bk?} -> {ok, id}. notify: a virtual name of a
+                                 act?, bk?, dk?, did?} -> {ok, id}. dk, did: the
+                                 creator's process definition key and id. notify: a virtual name of a
                                  kind the queue's node knows (a process instance);
                                  notify_ref: [node, id] of any actor. key: a retried
                                  creation with the same key is the same job */
@@ -81,7 +82,7 @@ enum {
 
 /* A job, as fetch, list and push give it:
  *   {id, topic, vars (the creator's msgpack value, or nil), retries (-1: not
- *    set yet), pi, act, bk, state: "available"|"locked"|"retry"|"incident",
+ *    set yet), pi, act, bk, dk, did, state: "available"|"locked"|"retry"|"incident",
  *    worker, lock_until (ms since the epoch), error, created (ms)} */
 
 /* The topic of a job id the queue made ("<hex>-<topic>") into buf. */

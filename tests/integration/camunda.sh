@@ -107,7 +107,7 @@ grep -q '"who"' <<<"$BODY" && die "only the variables asked for: $BODY"
 T1=$(grep -oE '"id":"[0-9a-f]+-score"' <<<"$BODY" | sed -n 1p | cut -d'"' -f4)
 T2=$(grep -oE '"id":"[0-9a-f]+-score"' <<<"$BODY" | sed -n 2p | cut -d'"' -f4)
 call POST /external-task/fetchAndLock "$F"; want 200 '^\[\]$'  # both locked
-call GET "/external-task/$T1"; want 200 '"lockExpirationTime":"20.*"workerId":"w1"'
+call GET "/external-task/$T1"; want 200 "\"lockExpirationTime\":\"20.*\"processDefinitionId\":\"$DEF\",\"processDefinitionKey\":\"approve\".*\"workerId\":\"w1\""
 call GET "/external-task?topicName=score"; want 200 "\"id\":\"$T1\""
 call GET /external-task; want 400 topicName
 call POST "/external-task/$T1/complete" '{"workerId":"w2"}'; want 500 'not locked by the given worker'

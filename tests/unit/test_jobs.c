@@ -578,7 +578,7 @@ static void random_create(jq *q, uint64_t now, uint32_t *ids) {
   uint32_t r = rnd(10);
   if (r < 6) snprintf(key, sizeof key, "k%u", *ids);
   else if (r < 8) snprintf(key, sizeof key, "k%u", rnd(*ids) + 1); /* maybe a key in use */
-  const char *strs[4] = {rnd(2) ? "wf/1" : "", "pi", "act", ""};
+  const char *strs[JQ_STRS] = {rnd(2) ? "wf/1" : "", "pi", "act", "", rnd(2) ? "dk" : "", ""};
   tr_pack pk = TR_PACK_INIT;
   size_t vl = rnd(2); /* vars: one msgpack 1, or none */
   jq_pack_create(&pk, id, key, vl ? "\x01" : NULL, vl, (int64_t)rnd(3) - 1, strs, now);
@@ -688,7 +688,7 @@ static void test_indexes_order_and_extend(void **st) {
   (void)st;
   jq q;
   assert_int_equal(jq_init(&q, "t"), 0);
-  const char *strs[4] = {"", "", "", ""};
+  const char *strs[JQ_STRS] = {"", "", "", "", "", ""};
   char id[8];
   for (int i = 0; i < 3; i++) {
     tr_pack pk = TR_PACK_INIT;
