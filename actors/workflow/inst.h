@@ -127,6 +127,15 @@ typedef struct inst {
   int retry_armed, retry_armed_n, keep_armed;
   uint64_t keep_tid;
   int hist_started_ok, hist_ended_ok, hist_sent_ended, parent_acked, parent_sent, end_seen;
+  /* cancels of index registrations (a task, a subscription) whose token
+   * left another way: sent until an index answers, again after a recovery
+   * (the replay finds them again; an index takes a repeat as the same) */
+  struct cancelq {
+    uint32_t type;
+    char name[TR_VIRTUAL_NAME_MAX + 1], id[128];
+    uint64_t corr; /* the ask in flight, 0 when none */
+  } *cancels;
+  int ncancels, capcancels;
   uint64_t hist_corr;
   int passivating; /* asked the directory to passivate it (instance.c) */
 } inst;

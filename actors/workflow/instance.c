@@ -377,6 +377,7 @@ static int dispatch(tr_ctx *ctx, inst *s, const tr_msg *m) {
 static int finished(const inst *s) {
   int ended = s->state == I_COMPLETED || s->state == I_FAILED || s->state == I_TERMINATED;
   return ended && !s->starting && !s->load_corr && s->hist_ended_ok && s->nacks == 0 &&
+         s->ncancels == 0 &&
          s->ngets == 0 && (!s->parent[0] || s->state == I_FAILED || s->parent_acked);
 }
 
@@ -415,7 +416,7 @@ static void inst_terminate(tr_ctx *ctx, void *st, int reason) {
   inst *s = st;
   tr_wf_mcache_release(s->model);
   for (int i = 0; i < s->nt; i++) free(s->t[i].local);
-  free(s->vars), free(s->t), free(s->acks), free(s->acts);
+  free(s->vars), free(s->t), free(s->acks), free(s->acts), free(s->cancels);
   for (int i = 0; i < s->nev; i++) free(s->ev[i].vars);
   free(s->ev);
 }

@@ -285,30 +285,52 @@ void waits_enter(tr_ctx *ctx, inst *s, int ti) {
   if (t->kind == W_TASK) waits_emit(ctx, s, "task.created", t);
 }
 
-void waits_cancel(tr_ctx *ctx, inst *s, int ti) {
-  if (!ctx) return;
-  token *t = &s->t[ti];
-  char name[TR_VIRTUAL_NAME_MAX + 1], id[128];
-  uint32_t type = 0;
-  if (t->tid) tr_timer_cancel(ctx, t->tid);
-  t->tid = 0;
-  if (t->kind == W_TASK && index_name(TR_WF_TASK_KIND, s->key, name, sizeof name) == 0)
-    type = TR_WFT_CANCEL;
-  const char *msg = t->kind == W_MSG ? message_name(s, t) : NULL;
-  if (msg && index_name(TR_WF_MSG_KIND, msg, name, sizeof name) == 0) type = TR_WFM_CANCEL;
-  if (!type) return; /* a job's late note is acked and ignored; a child runs on (docs) */
-  wait_id(s, t->wait, id, sizeof id);
+static void send_cancel(tr_ctx *ctx, inst *s, struct cancelq *c) {
   tr_pack pk = TR_PACK_INIT;
   tr_pack_map(&pk, 1);
-  tr_pack_kv_str(&pk, "id", id);
-  uint64_t corr; /* the answer is not awaited: an index drops what it does not know */
-  if (!pk.err) tr_virtual_ask(ctx, name, type, pk.data, pk.len, ASK_MS, &corr);
+  tr_pack_kv_str(&pk, "id", c->id);
+  if (pk.err || tr_virtual_ask(ctx, c->name, c->type, pk.data, pk.len, ASK_MS, &c->corr) < 0) {
+    c->corr = 0;
+    waits_retry_soon(ctx, s);
+  }
   tr_pack_free(&pk);
+}
+
+/* A wait left another way (a boundary event, a terminate): its index
+ * registration is cancelled, live or - recorded only - during a replay. */
+void waits_cancel(tr_ctx *ctx, inst *s, int ti) {
+  token *t = &s->t[ti];
+  if (ctx && t->tid) tr_timer_cancel(ctx, t->tid);
+  t->tid = 0;
+  struct cancelq c = {0};
+  if (t->kind == W_TASK && index_name(TR_WF_TASK_KIND, s->key, c.name, sizeof c.name) == 0)
+    c.type = TR_WFT_CANCEL;
+  const char *msg = t->kind == W_MSG ? message_name(s, t) : NULL;
+  if (msg && index_name(TR_WF_MSG_KIND, msg, c.name, sizeof c.name) == 0) c.type = TR_WFM_CANCEL;
+  if (!c.type) return; /* a job's late note is acked and ignored; a child runs on (docs) */
+  wait_id(s, t->wait, c.id, sizeof c.id);
+  if (s->ncancels == s->capcancels) {
+    int cap = s->capcancels ? s->capcancels * 2 : 4;
+    struct cancelq *q = realloc(s->cancels, (size_t)cap * sizeof *q);
+    if (!q) return; /* out of memory: the index keeps it until the instance's next recovery */
+    s->cancels = q;
+    s->capcancels = cap;
+  }
+  s->cancels[s->ncancels] = c;
+  if (ctx) send_cancel(ctx, s, &s->cancels[s->ncancels]);
+  s->ncancels++;
+}
+
+/* Cancels not yet answered (after a recovery: all of them) go out. */
+static void send_cancels(tr_ctx *ctx, inst *s) {
+  for (int i = 0; i < s->ncancels; i++)
+    if (!s->cancels[i].corr) send_cancel(ctx, s, &s->cancels[i]);
 }
 
 void waits_resume(tr_ctx *ctx, inst *s) {
   for (int i = 0; s->state == I_RUNNING && i < s->nt; i++)
     if (s->t[i].state == T_WAIT || s->t[i].state == T_BOUND) send_wait(ctx, s, i);
+  send_cancels(ctx, s);
 }
 
 void waits_retry(tr_ctx *ctx, inst *s) {
@@ -317,6 +339,7 @@ void waits_retry(tr_ctx *ctx, inst *s) {
     if ((s->t[i].state == T_WAIT || s->t[i].state == T_BOUND) && !s->t[i].confirmed)
       send_wait(ctx, s, i);
   s->parent_sent = 0; /* the note to the parent goes again (waits_ended) */
+  send_cancels(ctx, s);
 }
 
 int waits_timer_due(inst *s, token *t, const tr_wf_element *e) {
@@ -355,6 +378,16 @@ void waits_reply(tr_ctx *ctx, inst *s, const tr_msg *m) {
       wf_journal_mark(ctx, EV_HIST_ACKED); /* if lost, sent again: harmless */
     } else {
       s->hist_started_ok = 1;
+    }
+    return;
+  }
+  for (int i = 0; i < s->ncancels; i++) {
+    if (s->cancels[i].corr != m->corr || !m->corr) continue;
+    if (rc < 0) { /* again soon */
+      s->cancels[i].corr = 0;
+      waits_retry_soon(ctx, s);
+    } else {
+      s->cancels[i] = s->cancels[--s->ncancels];
     }
     return;
   }

@@ -9,6 +9,7 @@
 #define TR_TEST_WF_FAKES_H
 
 #include <ftw.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "harness.h"
@@ -81,10 +82,22 @@ static int fake_init(tr_ctx *ctx, void *st, const void *arg) {
   return 0;
 }
 
+/* Cancels the fakes refuse before they take one (the instance must retry). */
+static _Atomic int g_refuse_cancels;
+
 static int fake_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
   fake *f = st;
   if (m->type >= TR_MSG_SYSTEM || (m->flags & (TR_MSG_F_REPLY | TR_MSG_F_TIMER))) return 0;
   flog_add(f->name, m->type, m->data, m->len);
+  if ((m->flags & TR_MSG_F_ASK) && (m->type == TR_WFT_CANCEL || m->type == TR_WFM_CANCEL) &&
+      atomic_fetch_sub(&g_refuse_cancels, 1) > 0) {
+    uint8_t buf[64];
+    tr_pack pk;
+    tr_pack_init_fixed(&pk, buf, sizeof buf);
+    tr_pack_error(&pk, TR_EIO, "refused by the test");
+    tr_actor_reply(ctx, m, TR_WF_IDX_REPLY, pk.data, pk.len);
+    return 0;
+  }
   if (m->flags & TR_MSG_F_ASK) {
     uint8_t buf[16];
     tr_pack pk;
