@@ -676,6 +676,34 @@ static int on_one(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *map)
   return rc;
 }
 
+/* TR_JOB_CANCEL: a job whose activity was left another way goes, with no
+ * note (a completion event without one: the job is gone at once). */
+static int on_cancel(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *map) {
+  const char *k;
+  size_t n;
+  jq_job *j = NULL;
+  if (tr_unpack_find_str(map, "key", &k, &n) == 0 && n) j = jq_find_key(&s->q, k, n);
+  else if (tr_unpack_find_str(map, "id", &k, &n) == 0 && n) j = jq_find(&s->q, k, n);
+  else return reply_err(ctx, s, m, TR_EINVAL, "cancel needs a key or an id%s", NULL);
+  int rc = 0;
+  if (j && jq_visible(j)) {
+    tr_pack ev = TR_PACK_INIT;
+    tr_pack_array(&ev, 3);
+    tr_pack_uint(&ev, EV_DONE);
+    tr_pack_str(&ev, j->id);
+    tr_pack_nil(&ev);
+    rc = ev.err ? ev.err : record(ctx, s, &ev);
+    tr_pack_free(&ev);
+  }
+  tr_pack pk = TR_PACK_INIT;
+  if (rc == 0) {
+    ok_body(&pk, NULL);
+    rc = reply_ok(ctx, s, m, &pk);
+  }
+  tr_pack_free(&pk);
+  return rc;
+}
+
 static int on_list(tr_ctx *ctx, qstate *s, const tr_msg *m) {
   uint64_t now = now_ms(s);
   tr_pack pk = TR_PACK_INIT;
@@ -736,7 +764,7 @@ static int q_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     }
     if (rc == 0) rc = dispatch(ctx, s);
   } else if ((m->type >= TR_JOB_CREATE && m->type <= TR_JOB_LIST) || m->type == TR_JOB_ACK ||
-             m->type == TR_JOB_LOCK || m->type == TR_JOB_GET) {
+             m->type == TR_JOB_LOCK || m->type == TR_JOB_GET || m->type == TR_JOB_CANCEL) {
     tr_unpack map;
     uint32_t n;
     tr_unpack_init(&map, m->data, m->len);
@@ -757,6 +785,7 @@ static int q_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     case TR_JOB_UNSUBSCRIBE: rc = on_subscribe(ctx, s, m, &map); break;
     case TR_JOB_LOCK:
     case TR_JOB_GET: rc = on_one(ctx, s, m, &map); break;
+    case TR_JOB_CANCEL: rc = on_cancel(ctx, s, m, &map); break;
     default: rc = on_list(ctx, s, m); break;
     }
   } else if (m->flags & TR_MSG_F_ASK) {

@@ -287,8 +287,9 @@ void waits_enter(tr_ctx *ctx, inst *s, int ti) {
 
 static void send_cancel(tr_ctx *ctx, inst *s, struct cancelq *c) {
   tr_pack pk = TR_PACK_INIT;
-  tr_pack_map(&pk, 1);
-  tr_pack_kv_str(&pk, "id", c->id);
+  tr_pack_map(&pk, 2);
+  tr_pack_kv_str(&pk, "id", c->id);   /* an index's name for it */
+  tr_pack_kv_str(&pk, "key", c->id);  /* a job queue's (the creation's key) */
   if (pk.err || tr_virtual_ask(ctx, c->name, c->type, pk.data, pk.len, ASK_MS, &c->corr) < 0) {
     c->corr = 0;
     waits_retry_soon(ctx, s);
@@ -307,7 +308,10 @@ void waits_cancel(tr_ctx *ctx, inst *s, int ti) {
     c.type = TR_WFT_CANCEL;
   const char *msg = t->kind == W_MSG ? message_name(s, t) : NULL;
   if (msg && index_name(TR_WF_MSG_KIND, msg, c.name, sizeof c.name) == 0) c.type = TR_WFM_CANCEL;
-  if (!c.type) return; /* a job's late note is acked and ignored; a child runs on (docs) */
+  const tr_wf_element *e = s->model ? &s->model->elements[t->el] : NULL;
+  if (t->kind == W_JOB && e && e->topic && tr_job_queue_name(e->topic, c.name, sizeof c.name) == 0)
+    c.type = TR_JOB_CANCEL; /* withdrawn: no worker gets it any more */
+  if (!c.type) return; /* a child runs on (docs) */
   wait_id(s, t->wait, c.id, sizeof c.id);
   if (s->ncancels == s->capcancels) {
     int cap = s->capcancels ? s->capcancels * 2 : 4;

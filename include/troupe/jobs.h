@@ -75,7 +75,12 @@ enum {
    * external-task lock); TR_EPERM when another worker holds it */
   TR_JOB_LOCK,
   /* {id} -> {ok, job}: one job that is not finished, else TR_ENOENT */
-  TR_JOB_GET
+  TR_JOB_GET,
+  /* {key} or {id} -> {ok}: the job is withdrawn (its activity was left
+   * another way: a boundary event, a terminate); a worker's later
+   * completion gets TR_ENOENT and the creator hears nothing. Unknown or
+   * finished: ok (a repeat is the same) */
+  TR_JOB_CANCEL
 };
 /* The values above are stored in journals and travel between nodes: they
  * never change; new ones go at the end. */

@@ -293,6 +293,28 @@ static void test_bpmn_error_extend_unlock(void **st) {
   assert_int_equal(count(out, id2), 1);
 }
 
+/* A withdrawn job (its activity left another way) is gone for workers
+ * and for its creator; withdrawing again, or an unknown key, is ok. */
+static void test_cancel(void **st) {
+  (void)st;
+  char id[300], out[4096], req[512];
+  create("cancel", "\"key\":\"pi9:3\",\"notify\":\"wf/9\"", id, sizeof id);
+  assert_int_equal(call("cancel", TR_JOB_FETCH, "{\"worker\":\"w\",\"max\":1,\"lock_ms\":60000}",
+                        out, sizeof out), 0);
+  assert_int_equal(count(out, id), 1);
+  assert_int_equal(call("cancel", TR_JOB_CANCEL, "{\"key\":\"pi9:3\"}", NULL, 0), 0);
+  snprintf(req, sizeof req, "{\"id\":\"%s\",\"worker\":\"w\"}", id);
+  assert_int_equal(call("cancel", TR_JOB_COMPLETE, req, NULL, 0), TR_ENOENT);
+  snprintf(req, sizeof req, "{\"id\":\"%s\"}", id);
+  assert_int_equal(call("cancel", TR_JOB_GET, req, NULL, 0), TR_ENOENT);
+  assert_int_equal(call("cancel", TR_JOB_CANCEL, "{\"key\":\"pi9:3\"}", NULL, 0), 0);
+  assert_int_equal(call("cancel", TR_JOB_CANCEL, req, NULL, 0), 0); /* by id */
+  assert_int_equal(call("cancel", TR_JOB_CANCEL, "{\"key\":\"nope\"}", NULL, 0), 0);
+  assert_int_equal(call("cancel", TR_JOB_CANCEL, "{}", NULL, 0), TR_EINVAL);
+  assert_int_equal(call("cancel", TR_JOB_LIST, "{}", out, sizeof out), 0);
+  assert_int_equal(count(out, id), 0);
+}
+
 /* ------------------------------------------------------------ push */
 
 #define PUSH_JOBS 40
@@ -738,6 +760,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_snapshot_restart, setup, teardown),
       cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
       cmocka_unit_test(test_indexes_match_scan),
       cmocka_unit_test(test_indexes_order_and_extend),
   };
