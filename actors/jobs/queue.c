@@ -438,6 +438,17 @@ static int ok_body(tr_pack *pk, const char *id) {
   return 0;
 }
 
+/* {ok: true} to m when rc is 0 (the change it reports is recorded);
+ * returns rc, or the reply's error. */
+static int answer_ok(tr_ctx *ctx, qstate *s, const tr_msg *m, int rc) {
+  if (rc < 0) return rc;
+  uint8_t buf[16];
+  tr_pack pk;
+  tr_pack_init_fixed(&pk, buf, sizeof buf);
+  ok_body(&pk, NULL);
+  return reply_ok(ctx, s, m, &pk);
+}
+
 static int on_create(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *map) {
   char key[TR_JOB_ID_MAX + 1] = "", id[TR_JOB_ID_MAX + 1];
   char *f[JQ_STRS] = {"notify", "pi", "act", "bk", "dk", "did"}, val[JQ_STRS][256];
@@ -575,16 +586,9 @@ static int on_admin(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *ma
   if (tr_unpack_find_str(map, "id", &id, &n) < 0)
     return reply_err(ctx, s, m, TR_EINVAL, "id is required%s", NULL);
   jq_job *j = jq_find(&s->q, id, n);
-  if (m->type == TR_JOB_ACK) {
-    int rc = j && j->state == J_FINISHED ? ev_simple(ctx, s, EV_FORGET, j->id, 0, 0) : 0;
-    tr_pack pk = TR_PACK_INIT;
-    if (rc == 0) {
-      ok_body(&pk, NULL);
-      rc = reply_ok(ctx, s, m, &pk);
-    }
-    tr_pack_free(&pk);
-    return rc;
-  }
+  if (m->type == TR_JOB_ACK)
+    return answer_ok(ctx, s, m,
+                     j && j->state == J_FINISHED ? ev_simple(ctx, s, EV_FORGET, j->id, 0, 0) : 0);
   if (j && !jq_visible(j)) j = NULL;
   if (!j) return reply_err(ctx, s, m, TR_ENOENT, "External task does not exist%s", NULL);
   int rc = 0;
@@ -596,12 +600,7 @@ static int on_admin(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *ma
       return reply_err(ctx, s, m, TR_EINVAL, "retries must be an integer >= 0%s", NULL);
     rc = ev_simple(ctx, s, EV_RETRIES, j->id, 1, (uint64_t)retries);
   }
-  tr_pack pk = TR_PACK_INIT;
-  if (rc == 0) {
-    ok_body(&pk, NULL);
-    rc = reply_ok(ctx, s, m, &pk);
-  }
-  tr_pack_free(&pk);
+  rc = answer_ok(ctx, s, m, rc);
   return rc < 0 ? rc : dispatch(ctx, s);
 }
 
@@ -695,13 +694,7 @@ static int on_cancel(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *m
     rc = ev.err ? ev.err : record(ctx, s, &ev);
     tr_pack_free(&ev);
   }
-  tr_pack pk = TR_PACK_INIT;
-  if (rc == 0) {
-    ok_body(&pk, NULL);
-    rc = reply_ok(ctx, s, m, &pk);
-  }
-  tr_pack_free(&pk);
-  return rc;
+  return answer_ok(ctx, s, m, rc);
 }
 
 static int on_list(tr_ctx *ctx, qstate *s, const tr_msg *m) {
