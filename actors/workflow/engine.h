@@ -61,7 +61,13 @@ enum {
    * error?: the code of a BPMN error nothing in the child caught}. The
    * parent acks with TR_WF_IDX_ACK {id} (index.h) to `from` once durable;
    * until then the child sends it again now and then and after restarts. */
-  TR_WF_CHILD_DONE = 0x57460110
+  TR_WF_CHILD_DONE = 0x57460110,
+  /* from a parent to its child (not an ask): {id: the parent's wait id,
+   * from: "wf/<parent>"}: the call activity was interrupted; the child ends
+   * (state "terminated"), cancelling its own waits, and acks with
+   * TR_WF_IDX_ACK {id} to `from` once that is durable. The parent sends it
+   * again until acked; an ended child acks at once. */
+  TR_WF_CANCEL
 };
 /* These values are stored and travel between nodes: they never change. */
 

@@ -47,7 +47,8 @@ enum {
   EV_JOB_ERROR = 6,
   EV_CHILD_DONE = 7,
   EV_HIST_ACKED = 8,   /* wfhist took TR_WFH_ENDED: not sent again */
-  EV_PARENT_ACKED = 9  /* the parent took TR_WF_CHILD_DONE: not sent again */
+  EV_PARENT_ACKED = 9, /* the parent took TR_WF_CHILD_DONE: not sent again */
+  EV_CANCELED = 10     /* the parent cancelled this child: [10, 0, nil, time, ""] */
 };
 
 /* actor timer types */
@@ -170,6 +171,7 @@ int wf_keep_event(inst *s, const evrec *e);
 int wf_journal_apply(tr_ctx *ctx, void *st, uint64_t seq, const void *data, size_t len);
 int wf_journal_started(tr_ctx *ctx, inst *s, uint64_t *seq);
 int wf_journal_event(tr_ctx *ctx, inst *s, evrec *e); /* journals, then applies */
+int wf_on_cancel(tr_ctx *ctx, inst *s, const tr_msg *m); /* TR_WF_CANCEL from the parent */
 int wf_journal_mark(tr_ctx *ctx, int kind);            /* EV_HIST_ACKED, EV_PARENT_ACKED */
 void wf_send_acks(tr_ctx *ctx, inst *s);
 int wf_on_job_note(tr_ctx *ctx, inst *s, const tr_msg *m);

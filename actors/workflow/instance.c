@@ -350,6 +350,8 @@ static int dispatch(tr_ctx *ctx, inst *s, const tr_msg *m) {
     return wf_on_idx_note(ctx, s, m);
   case TR_WF_IDX_ACK:
     return wf_on_ack(ctx, s, m);
+  case TR_WF_CANCEL:
+    return wf_on_cancel(ctx, s, m);
   case TR_WF_GET:
     if (!(m->flags & TR_MSG_F_ASK)) return 0;
     if (s->state == I_LOADING && !s->starting && s->ngets < 16) { /* answered after the replay */

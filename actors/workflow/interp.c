@@ -492,6 +492,15 @@ static int boundary_fired(tr_ctx *ctx, inst *s, int bi) {
 int wf_apply_event(tr_ctx *ctx, inst *s, const evrec *ev) {
   if (ev->time) s->now = ev->time; /* journals of the first format have no times */
   if (s->state != I_RUNNING) return 0;
+  if (ev->kind == EV_CANCELED) { /* the parent's call activity was interrupted */
+    for (int i = 0; i < s->nt; i++)
+      if (s->t[i].state != T_GONE) cancel_token(ctx, s, i);
+    snprintf(s->error, sizeof s->error, "cancelled by its parent");
+    s->state = I_TERMINATED;
+    s->end_time = s->now;
+    pump(ctx, s); /* drops the gone tokens */
+    return 0;
+  }
   int kind = ev->kind == EV_JOB_DONE || ev->kind == EV_JOB_ERROR ? W_JOB
              : ev->kind == EV_TASK_DONE                          ? W_TASK
              : ev->kind == EV_MSG                                ? W_MSG

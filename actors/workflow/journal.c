@@ -86,7 +86,8 @@ int wf_journal_apply(tr_ctx *ctx, void *st, uint64_t seq, const void *data, size
     if (kind == EV_HIST_ACKED) s->hist_ended_ok = s->hist_started_ok = 1;
     else s->parent_acked = 1;
     return 0;
-  } else if (kind >= EV_JOB_DONE && kind <= EV_CHILD_DONE && (n == 5 || (kind == EV_JOB_DONE && n == 3))) {
+  } else if (((kind >= EV_JOB_DONE && kind <= EV_CHILD_DONE) || kind == EV_CANCELED) &&
+             (n == 5 || (kind == EV_JOB_DONE && n == 3))) {
     evrec e = {.kind = (int)kind};
     const void *v = NULL;
     size_t vl = 0;
@@ -284,13 +285,41 @@ int wf_on_timer(tr_ctx *ctx, inst *s, const tr_msg *m) {
 }
 
 /* The parent took our end note: {id} */
+/* The parent cancels this child (its call activity was interrupted): a
+ * journaled event ends it like a terminate, and the ack follows once that
+ * is durable; an instance that is not running acks at once. */
+int wf_on_cancel(tr_ctx *ctx, inst *s, const tr_msg *m) {
+  tr_unpack u;
+  const char *id, *from;
+  size_t il, fl;
+  tr_unpack_init(&u, m->data, m->len);
+  if (tr_unpack_find_str(&u, "id", &id, &il) < 0 || tr_unpack_find_str(&u, "from", &from, &fl) < 0 ||
+      il >= 128 || !fl || fl > TR_VIRTUAL_NAME_MAX)
+    return 0;
+  if (s->state == I_LOADING || (s->starting && s->state == I_NEW)) return 0; /* sent again */
+  if (s->state == I_RUNNING) {
+    evrec e = {.kind = EV_CANCELED, .time = wf_wall_ms()};
+    int rc = wf_journal_event(ctx, s, &e);
+    if (rc < 0) return rc;
+  }
+  char to[TR_VIRTUAL_NAME_MAX + 1];
+  snprintf(to, sizeof to, "%.*s", (int)fl, from);
+  return ack_later(ctx, s, TR_WF_IDX_ACK, to, id, il);
+}
+
 int wf_on_ack(tr_ctx *ctx, inst *s, const tr_msg *m) {
   tr_unpack u;
   const char *id;
   size_t il;
   tr_unpack_init(&u, m->data, m->len);
-  if (tr_unpack_find_str(&u, "id", &id, &il) < 0 || !s->parent[0] || s->parent_acked ||
-      il != strlen(s->parent) || memcmp(id, s->parent, il))
+  if (tr_unpack_find_str(&u, "id", &id, &il) < 0) return 0;
+  for (int i = 0; i < s->ncancels; i++) /* a child took our cancel */
+    if (s->cancels[i].type == TR_WF_CANCEL && strlen(s->cancels[i].id) == il &&
+        !memcmp(s->cancels[i].id, id, il)) {
+      s->cancels[i] = s->cancels[--s->ncancels];
+      return 0;
+    }
+  if (!s->parent[0] || s->parent_acked || il != strlen(s->parent) || memcmp(id, s->parent, il))
     return 0;
   s->parent_acked = 1;
   return wf_journal_mark(ctx, EV_PARENT_ACKED);

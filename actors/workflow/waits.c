@@ -287,6 +287,18 @@ void waits_enter(tr_ctx *ctx, inst *s, int ti) {
 
 static void send_cancel(tr_ctx *ctx, inst *s, struct cancelq *c) {
   tr_pack pk = TR_PACK_INIT;
+  if (c->type == TR_WF_CANCEL) { /* to a child: a note, acked (wf_on_ack) */
+    char from[96];
+    snprintf(from, sizeof from, TR_WF_KIND "/%s", s->id);
+    tr_pack_map(&pk, 2);
+    tr_pack_kv_str(&pk, "id", c->id);
+    tr_pack_kv_str(&pk, "from", from);
+    if (!pk.err) tr_virtual_send(ctx, c->name, TR_WF_CANCEL, pk.data, pk.len);
+    tr_pack_free(&pk);
+    c->corr = 0;
+    waits_retry_soon(ctx, s); /* again until the child acks */
+    return;
+  }
   tr_pack_map(&pk, 2);
   tr_pack_kv_str(&pk, "id", c->id);   /* an index's name for it */
   tr_pack_kv_str(&pk, "key", c->id);  /* a job queue's (the creation's key) */
@@ -311,7 +323,10 @@ void waits_cancel(tr_ctx *ctx, inst *s, int ti) {
   const tr_wf_element *e = s->model ? &s->model->elements[t->el] : NULL;
   if (t->kind == W_JOB && e && e->topic && tr_job_queue_name(e->topic, c.name, sizeof c.name) == 0)
     c.type = TR_JOB_CANCEL; /* withdrawn: no worker gets it any more */
-  if (!c.type) return; /* a child runs on (docs) */
+  if (t->kind == W_CALL &&
+      snprintf(c.name, sizeof c.name, TR_WF_KIND "/%s-c%d", s->id, t->wait) < (int)sizeof c.name)
+    c.type = TR_WF_CANCEL; /* the child ends too */
+  if (!c.type) return;
   wait_id(s, t->wait, c.id, sizeof c.id);
   if (s->ncancels == s->capcancels) {
     int cap = s->capcancels ? s->capcancels * 2 : 4;

@@ -11,8 +11,8 @@
 static int setup(void **st) {
   if (setup_sys(st) < 0) return -1;
   const char *files[] = {"errors.bpmn", "subprocess.bpmn", "call.bpmn", "child.bpmn",
-                         "iomap.bpmn", "inclusive.bpmn"};
-  for (int i = 0; i < 6; i++)
+                         "iomap.bpmn", "inclusive.bpmn", "call_timeout.bpmn"};
+  for (int i = 0; i < 7; i++)
     if (deploy(files[i]) < 1) return -1;
   return 0;
 }
@@ -98,6 +98,26 @@ static void test_call_activity_error(void **st) {
   wait_state(child, "terminated");
 }
 
+/* A call activity interrupted by its boundary timer: the child is
+ * cancelled (terminated), and the child's own job is withdrawn. */
+static void test_call_activity_interrupted(void **st) {
+  (void)st;
+  char pi[64], child[128], json[8192], key[160];
+  start_json("parent_to", "{\"x\":1}", pi);
+  wait_state(pi, "completed");
+  wait_get(pi, "\"act\":\"EndLate\"", NULL);
+  snprintf(child, sizeof child, "%s-c1", pi);
+  wait_state(child, "terminated");
+  wait_get(child, "cancelled by its parent", NULL);
+  snprintf(key, sizeof key, "\"pi\":\"%s\"", child); /* its job is gone from the queue */
+  for (int i = 0; i < 2000; i++) {
+    assert_int_equal(ask_json("jobs/childwork", TR_JOB_LIST, "{}", json, sizeof json), 0);
+    if (!strstr(json, key)) break;
+    t_sleep_ms(5);
+  }
+  assert_null(strstr(json, key));
+}
+
 static void test_call_activity_restart(void **st) {
   (void)st;
   char pi[64], child[128], json[8192];
@@ -155,6 +175,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_call_activity, setup, teardown_sys),
       cmocka_unit_test_setup_teardown(test_call_activity_error, setup, teardown_sys),
       cmocka_unit_test_setup_teardown(test_call_activity_restart, setup, teardown_sys),
+      cmocka_unit_test_setup_teardown(test_call_activity_interrupted, setup, teardown_sys),
       cmocka_unit_test_setup_teardown(test_io_mappings, setup, teardown_sys),
       cmocka_unit_test_setup_teardown(test_inclusive, setup, teardown_sys),
   };
