@@ -118,6 +118,7 @@ int tr_blocking_run(tr_system *sys, tr_ref to, tr_blocking_fn fn, void *arg, uin
   j->type = type;
   j->system = system;
   j->id = tr_next_id(sys);
+  uint64_t jid = j->id; /* once queued, j is the pool's: it may run and be freed at once */
   pthread_mutex_lock(&bp->lock);
   if (bp->stopping) {
     pthread_mutex_unlock(&bp->lock);
@@ -131,7 +132,7 @@ int tr_blocking_run(tr_system *sys, tr_ref to, tr_blocking_fn fn, void *arg, uin
   bp->tail = j;
   pthread_cond_signal(&bp->cond);
   pthread_mutex_unlock(&bp->lock);
-  if (id) *id = j->id;
+  if (id) *id = jid;
   return 0;
 }
 

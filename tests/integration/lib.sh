@@ -14,7 +14,18 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-die() { echo "FAIL: $*" >&2; exit 1; }
+# die MESSAGE: fails the test, with the tail of every daemon log kept in $T
+# (a sanitizer's report ends up there)
+die() {
+  echo "FAIL: $*" >&2
+  local f
+  for f in "$T"/*.log; do
+    [ -f "$f" ] || continue
+    echo "--- $f (last 60 lines):" >&2
+    tail -60 "$f" >&2
+  done
+  exit 1
+}
 # wait_for FILE PATTERN [SECONDS]: until FILE has a line matching PATTERN
 wait_for() {
   local f=$1 pat=$2 secs=${3:-30} i

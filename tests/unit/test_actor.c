@@ -359,6 +359,51 @@ static void test_blocking_pool(void **st) {
   tr_system_free(sys);
 }
 
+/* Jobs that finish at once: the pool may run and free a job before
+ * tr_blocking_submit returns, and the id it hands back must still be the
+ * job's (the replies' corr). ASan saw the old read of the freed job. */
+#define FAST_JOBS 2000
+static int instant(void *arg, tr_buf *out) {
+  (void)arg, (void)out;
+  return 0;
+}
+typedef struct {
+  _Atomic int64_t *done, *bad;
+  uint64_t ids[FAST_JOBS];
+} fast_state;
+static int fast_init(tr_ctx *ctx, void *st, const void *arg) {
+  fast_state *s = st;
+  memcpy(s, arg, sizeof(_Atomic int64_t *) * 2);
+  for (int i = 0; i < FAST_JOBS; i++) {
+    int rc = tr_blocking_submit(ctx, instant, NULL, T_BLOCK, &s->ids[i]);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+static int fast_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
+  (void)ctx;
+  fast_state *s = st;
+  int known = 0;
+  for (int i = 0; i < FAST_JOBS && !known; i++) known = s->ids[i] == m->corr;
+  if (!known) atomic_fetch_add(s->bad, 1);
+  atomic_fetch_add(s->done, 1);
+  return 0;
+}
+static const tr_behavior fast_b = {"fast-blocker", sizeof(fast_state), fast_init, fast_receive,
+                                   NULL};
+
+static void test_blocking_pool_instant(void **st) {
+  (void)st;
+  tr_system *sys = t_system(2);
+  _Atomic int64_t done = 0, bad = 0;
+  _Atomic int64_t *args[2] = {&done, &bad};
+  tr_ref a;
+  assert_int_equal(tr_system_spawn(sys, &fast_b, args, NULL, &a), 0);
+  assert_int_equal(t_wait_ge(&done, FAST_JOBS), FAST_JOBS);
+  assert_int_equal(atomic_load(&bad), 0);
+  tr_system_free(sys);
+}
+
 /* ------------------------------------------------------------ a million actors */
 
 typedef struct {
@@ -422,7 +467,9 @@ int main(void) {
       cmocka_unit_test(test_spawn_send_ask),   cmocka_unit_test(test_ask_timeouts),
       cmocka_unit_test(test_stop_children_first), cmocka_unit_test(test_registry),
       cmocka_unit_test(test_dead_letters),     cmocka_unit_test(test_introspection),
-      cmocka_unit_test(test_blocking_pool),    cmocka_unit_test(test_million_actors),
+      cmocka_unit_test(test_blocking_pool),
+      cmocka_unit_test(test_blocking_pool_instant),
+      cmocka_unit_test(test_million_actors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
