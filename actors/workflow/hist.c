@@ -398,13 +398,7 @@ static int h_init(tr_ctx *ctx, void *st, const void *arg) {
 static int h_apply(tr_ctx *ctx, void *st, uint64_t seq, const void *ev, size_t len) {
   (void)ctx;
   hstate *s = st;
-  int rc = apply(s, ev, len);
-  if (rc == TR_ECORRUPT) {
-    tr_log(TR_LOG_WARN, "workflow", "%s: event %llu does not fit; skipped", s->name,
-           (unsigned long long)seq);
-    return 0;
-  }
-  return rc;
+  return idx_apply_result(s->name, seq, apply(s, ev, len));
 }
 
 /* The first recovery of a key's index in this process (after the node
@@ -445,11 +439,8 @@ static int h_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     return (m->flags & TR_MSG_F_ASK) && !(m->flags & TR_MSG_F_REPLY)
                ? idx_reply_err(ctx, &s->out, m, TR_ENOTSUP, "not a history request")
                : 0;
-  tr_unpack req, probe;
-  uint32_t n;
-  tr_unpack_init(&req, m->data, m->len);
-  probe = req;
-  if (tr_unpack_map(&probe, &n) < 0)
+  tr_unpack req;
+  if (idx_request_map(m, &req) < 0)
     return idx_reply_err(ctx, &s->out, m, TR_EPROTO, "the request must be a msgpack map");
   switch (m->type) {
   case TR_WFH_STARTED: return on_started(ctx, s, m, &req);

@@ -56,6 +56,12 @@ int idx_reply_ok(tr_ctx *ctx, idx_out *o, const tr_msg *req);
  * may be about a completion that is not durable yet. */
 int idx_reply_err(tr_ctx *ctx, idx_out *o, const tr_msg *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* A request's payload as a map: *req is a cursor at it. TR_EPROTO when
+ * the payload is not a msgpack map (answer it with idx_reply_err). */
+int idx_request_map(const tr_msg *m, tr_unpack *req);
+/* What a journal replay does with apply's rc: an event that does not fit
+ * (TR_ECORRUPT) is logged with the actor's name and skipped (0). */
+int idx_apply_result(const char *name, uint64_t seq, int rc);
 /* TR_MSG_PERSISTED up to seq: sends what waited for it. */
 void idx_out_durable(tr_ctx *ctx, idx_out *o, uint64_t seq);
 void idx_out_free(idx_out *o);

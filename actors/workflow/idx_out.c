@@ -234,3 +234,17 @@ void idx_notes_free(idx_notes *ns) {
   ns->head = ns->tail = NULL;
   idx_map_free(&ns->by_id);
 }
+
+int idx_request_map(const tr_msg *m, tr_unpack *req) {
+  uint32_t n;
+  tr_unpack_init(req, m->data, m->len);
+  tr_unpack probe = *req;
+  return tr_unpack_map(&probe, &n) < 0 ? TR_EPROTO : 0;
+}
+
+int idx_apply_result(const char *name, uint64_t seq, int rc) {
+  if (rc != TR_ECORRUPT) return rc;
+  tr_log(TR_LOG_WARN, "workflow", "%s: event %llu does not fit; skipped", name,
+         (unsigned long long)seq);
+  return 0;
+}

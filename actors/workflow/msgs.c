@@ -479,13 +479,7 @@ static int m_init(tr_ctx *ctx, void *st, const void *arg) {
 static int m_apply(tr_ctx *ctx, void *st, uint64_t seq, const void *ev, size_t len) {
   (void)ctx;
   mstate *s = st;
-  int rc = apply(s, ev, len);
-  if (rc == TR_ECORRUPT) {
-    tr_log(TR_LOG_WARN, "workflow", "%s: event %llu does not fit; skipped", s->name,
-           (unsigned long long)seq);
-    return 0;
-  }
-  return rc;
+  return idx_apply_result(s->name, seq, apply(s, ev, len));
 }
 
 static int m_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
@@ -504,11 +498,8 @@ static int m_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     rc = on_started(ctx, s, m);
   } else if ((m->type >= TR_WFM_SUBSCRIBE && m->type <= TR_WFM_CORRELATE) ||
              m->type == TR_WF_IDX_ACK) {
-    tr_unpack req, probe;
-    uint32_t n;
-    tr_unpack_init(&req, m->data, m->len);
-    probe = req;
-    if (tr_unpack_map(&probe, &n) < 0)
+    tr_unpack req;
+    if (idx_request_map(m, &req) < 0)
       return idx_reply_err(ctx, &s->out, m, TR_EPROTO, "the request must be a msgpack map");
     switch (m->type) {
     case TR_WFM_SUBSCRIBE: rc = on_subscribe(ctx, s, m, &req); break;

@@ -531,13 +531,7 @@ static int t_init(tr_ctx *ctx, void *st, const void *arg) {
 static int t_apply(tr_ctx *ctx, void *st, uint64_t seq, const void *ev, size_t len) {
   (void)ctx;
   tstate *s = st;
-  int rc = apply(s, ev, len);
-  if (rc == TR_ECORRUPT) {
-    tr_log(TR_LOG_WARN, "workflow", "%s: event %llu does not fit; skipped", s->name,
-           (unsigned long long)seq);
-    return 0;
-  }
-  return rc;
+  return idx_apply_result(s->name, seq, apply(s, ev, len));
 }
 
 static int t_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
@@ -553,11 +547,8 @@ static int t_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
   } else if (m->flags & TR_MSG_F_TIMER) {
     idx_notes_on_timer(ctx, &s->out, &s->notes, m);
   } else if ((m->type >= TR_WFT_CREATE && m->type <= TR_WFT_CANCEL) || m->type == TR_WF_IDX_ACK) {
-    tr_unpack req, probe;
-    uint32_t n;
-    tr_unpack_init(&req, m->data, m->len);
-    probe = req;
-    if (tr_unpack_map(&probe, &n) < 0)
+    tr_unpack req;
+    if (idx_request_map(m, &req) < 0)
       return idx_reply_err(ctx, &s->out, m, TR_EPROTO, "the request must be a msgpack map");
     switch (m->type) {
     case TR_WFT_CREATE: rc = on_create(ctx, s, m, &req); break;
