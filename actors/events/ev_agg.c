@@ -166,15 +166,7 @@ int ev_distinct(const ev_scope *s, const tr_unpack *req, tr_pack *out, char *err
   d_flush(&c);
   hmap_clear(&c.seen);
   ev_filter_free(&f);
-  if (rc == 0) {
-    tr_pack_map(out, 2);
-    tr_pack_str(out, "ok");
-    tr_pack_bool(out, 1);
-    tr_pack_str(out, "buckets");
-    tr_pack_array(out, c.nrows);
-    if (c.rows.len) tr_pack_raw(out, c.rows.data, c.rows.len);
-    rc = out->err ? out->err : c.rows.err;
-  }
+  if (rc == 0) rc = ev_pack_buckets(out, c.nrows, &c.rows);
   tr_pack_free(&c.rows);
   return rc;
 }

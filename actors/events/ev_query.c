@@ -358,15 +358,17 @@ int ev_count(const ev_scope *s, const tr_unpack *req, tr_pack *out, char *err, s
   for (uint32_t i = 0; i < c.nt; i++) free(c.t[i].type);
   free(c.t);
   ev_filter_free(&f);
-  if (rc == 0) {
-    tr_pack_map(out, 2);
-    tr_pack_str(out, "ok");
-    tr_pack_bool(out, 1);
-    tr_pack_str(out, "buckets");
-    tr_pack_array(out, c.nrows);
-    if (c.rows.len) tr_pack_raw(out, c.rows.data, c.rows.len);
-    rc = out->err ? out->err : c.rows.err;
-  }
+  if (rc == 0) rc = ev_pack_buckets(out, c.nrows, &c.rows);
   tr_pack_free(&c.rows);
   return rc;
+}
+
+int ev_pack_buckets(tr_pack *out, uint32_t nrows, const tr_pack *rows) {
+  tr_pack_map(out, 2);
+  tr_pack_str(out, "ok");
+  tr_pack_bool(out, 1);
+  tr_pack_str(out, "buckets");
+  tr_pack_array(out, nrows);
+  if (rows->len) tr_pack_raw(out, rows->data, rows->len);
+  return out->err ? out->err : rows->err;
 }

@@ -18,6 +18,9 @@ int ev_scan_filtered(const ev_scope *s, tr_store_view *v, const ev_filter *f, ui
                      uint64_t hi, bool desc, ev_scan_fn fn, void *arg);
 
 /* from_time/to_time of a request (defaults 0 and UINT64_MAX); bucket. */
+/* The answer {ok: true, buckets: [row...]} with nrows rows already packed
+ * into rows (borrowed); rows' own error, if any, is returned. */
+int ev_pack_buckets(tr_pack *out, uint32_t nrows, const tr_pack *rows);
 int ev_req_times(const tr_unpack *req, uint64_t *from, uint64_t *to, char *err, size_t cap);
 int ev_req_gran(const tr_unpack *req, char *gran, char *err, size_t cap);
 
