@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <ftw.h>
+#include <sys/stat.h>
 
 #include "codec/mp.h"
 #include "troupe/troupe.h"
@@ -57,6 +59,15 @@ static inline uint64_t bench_arg(int argc, char **argv, int i, uint64_t def) {
 static inline uint32_t bench_threads(void) {
   const char *t = getenv("TROUPE_THREADS");
   return t ? (uint32_t)atoi(t) : 2; /* the peers kit pins 2 schedulers */
+}
+
+/* Removes a benchmark's data dir and everything in it. */
+static inline int bench_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+  (void)sb, (void)flag, (void)f;
+  return remove(p);
+}
+static inline void bench_rmdir(const char *dir) {
+  nftw(dir, bench_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif

@@ -184,11 +184,6 @@ static double ask_ms(uint32_t type, const char *json, uint64_t *rows) {
   return ms;
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *ftw) {
-  (void)sb, (void)f, (void)ftw;
-  return remove(p);
-}
-
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "ingest";
   int warehouse = !strcmp(mode, "warehouse");
@@ -261,6 +256,6 @@ int main(int argc, char **argv) {
     (void)rows1, (void)drows;
   }
   tr_system_free(g_sys);
-  nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+  bench_rmdir(dir);
   return 0;
 }

@@ -1,14 +1,19 @@
 /* events_ws.c - the notifier's fan-out to WebSocket subscribers on one
  * node: bench=events.
  *
- *   bench_events_ws [subs=1000] [rate=10000] [secs=3] [burst=2000]
+ *   bench_events_ws [subs=1000] [rate=10000] [secs=3] [burst=2000] [bus=0] [all=subs]
  *
  * One process: the HTTP server and the notifier over the fake bus
- * (tests/events/fake_bus.h, until the real bus is merged), and a C client
- * harness (one thread, epoll) with `subs` WebSocket subscribers to one
- * topic, no filter. Two phases:
+ * (tests/events/fake_bus.h, in memory; bus=0) or the real one
+ * (actors/events, a SYNC store in a fresh /tmp dir, so every event is
+ * durable before it is delivered; bus=1), and a C client harness (one
+ * thread, epoll) with `subs` WebSocket subscribers to one topic: `all` of
+ * them with no filter, the others each with its own business key
+ * (?bk=u<i>, the way a chat UI follows its own conversation); the events'
+ * business keys cycle over those, so an event goes to every unfiltered
+ * subscriber and to one filtered one. Two phases:
  *  - throughput: `burst` events published at once (batches of 100);
- *    deliveries/s = burst * subs / (first publish -> last delivery);
+ *    deliveries/s = deliveries / (first publish -> last delivery);
  *  - latency: `rate` events/s for `secs` s (a batch every ms), each
  *    stamped with its publish time; the harness takes receive - publish
  *    for every delivery: p50/p99.
@@ -40,6 +45,7 @@ typedef struct wconn {
   int fd;
   uint8_t *buf;
   size_t len, cap;
+  uint64_t got; /* deliveries (told on a failure) */
 } wconn;
 
 static _Atomic uint64_t delivered;
@@ -59,12 +65,12 @@ static uint64_t parse(wconn *c, int timed) {
   uint64_t n = 0, now = timed ? now_us() : 0;
   while (c->len - off >= 2) {
     const uint8_t *b = c->buf + off;
-    size_t hl = 2, pl = b[1] & 0x7f;
-    if (pl == 126) hl = 4;
-    if (pl == 127) hl = 10;
+    /* the 7-bit length code says which form the length takes; it is kept
+     * apart from the length, which may itself be 126 or 127 */
+    size_t code = b[1] & 0x7f, hl = code == 126 ? 4 : code == 127 ? 10 : 2, pl = code;
     if (c->len - off < hl) break;
-    if (pl == 126) pl = (size_t)b[2] << 8 | b[3];
-    if (pl == 127) {
+    if (code == 126) pl = (size_t)b[2] << 8 | b[3];
+    if (code == 127) {
       pl = 0;
       for (int i = 0; i < 8; i++) pl = pl << 8 | b[2 + i];
     }
@@ -105,7 +111,9 @@ static void *harness(void *arg) {
         ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
         if (r <= 0) break;
         c->len += (size_t)r;
-        atomic_fetch_add_explicit(&delivered, parse(c, timed), memory_order_relaxed);
+        uint64_t n = parse(c, timed);
+        c->got += n;
+        atomic_fetch_add_explicit(&delivered, n, memory_order_relaxed);
         if ((size_t)r < 65536) break;
       }
     }
@@ -113,17 +121,21 @@ static void *harness(void *arg) {
   return NULL;
 }
 
-/* Blocking handshake and the subscription's ack; then non-blocking. */
-static int ws_connect(int port, wconn *c) {
+/* Blocking handshake and the subscription's ack; then non-blocking.
+ * bk < 0: no filter. */
+static int ws_connect(int port, wconn *c, long bk) {
   c->fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0) return -1;
-  static const char req[] =
-      "GET /events?topic=bench HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-      "Sec-WebSocket-Version: 13\r\n\r\n";
-  if (send(c->fd, req, sizeof req - 1, MSG_NOSIGNAL) < 0) return -1;
+  char req[320], filter[32] = "";
+  if (bk >= 0) snprintf(filter, sizeof filter, "&bk=u%ld", bk);
+  int rl = snprintf(req, sizeof req,
+                    "GET /events?topic=bench%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n",
+                    filter);
+  if (send(c->fd, req, (size_t)rl, MSG_NOSIGNAL) < 0) return -1;
   c->cap = 65536;
   c->buf = malloc(c->cap);
   c->len = 0;
@@ -141,6 +153,7 @@ static int ws_connect(int port, wconn *c) {
 }
 
 static tr_system *sys;
+static uint32_t nbk; /* filtered subscribers: the business keys cycled over */
 
 /* count events stamped now, one message (one batch at the bus) */
 static void publish(uint32_t count, uint64_t *seq) {
@@ -149,7 +162,10 @@ static void publish(uint32_t count, uint64_t *seq) {
   tr_pack_str(&pk, "events"), tr_pack_array(&pk, count);
   uint64_t t = now_us();
   for (uint32_t i = 0; i < count; i++) {
-    tr_pack_map(&pk, 3);
+    char bk[24];
+    snprintf(bk, sizeof bk, "u%llu", (unsigned long long)(nbk ? *seq % nbk : 0));
+    tr_pack_map(&pk, nbk ? 4 : 3);
+    if (nbk) tr_pack_str(&pk, "bk"), tr_pack_str(&pk, bk);
     tr_pack_str(&pk, "type"), tr_pack_str(&pk, "tick");
     tr_pack_str(&pk, "time"), tr_pack_uint(&pk, (uint64_t)time(NULL) * 1000);
     tr_pack_str(&pk, "data"), tr_pack_map(&pk, 2);
@@ -163,8 +179,13 @@ static void publish(uint32_t count, uint64_t *seq) {
 static int wait_delivered(uint64_t want, double limit_s) {
   double end = bench_now() + limit_s;
   while (atomic_load(&delivered) < want)
-    if (bench_now() > end) return -1;
-    else usleep(1000);
+    if (bench_now() > end) {
+      fprintf(stderr, "bench_events_ws: %llu deliveries of %llu after %.0f s\n",
+              (unsigned long long)atomic_load(&delivered), (unsigned long long)want, limit_s);
+      return -1;
+    } else {
+      usleep(1000);
+    }
   return 0;
 }
 
@@ -195,10 +216,24 @@ int main(int argc, char **argv) {
   uint32_t rate = (uint32_t)bench_arg(argc, argv, 2, 10000);
   uint32_t secs = (uint32_t)bench_arg(argc, argv, 3, 3);
   uint32_t burst = (uint32_t)bench_arg(argc, argv, 4, 2000);
+  int real = (int)bench_arg(argc, argv, 5, 0);
+  uint32_t all = (uint32_t)bench_arg(argc, argv, 6, subs);
+  if (all > subs) all = subs;
+  nbk = subs - all;
+  uint64_t per_event = all + (nbk ? 1 : 0);
+  double wait_s = getenv("EV_WAIT_S") ? atof(getenv("EV_WAIT_S")) : 120;
   if (hist_init(&lat) < 0) return 1;
+  char dir[64] = "";
   tr_config cfg = {.threads = bench_threads()};
+  if (real) {
+    snprintf(dir, sizeof dir, "/tmp/trbenchwsXXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    cfg.data_dir = dir, cfg.durability = TR_DURABLE_SYNC;
+  }
   tr_http_server *srv;
-  if (tr_system_new(&cfg, &sys) < 0 || fake_bus_register(sys) < 0) return 1;
+  if (tr_system_new(&cfg, &sys) < 0 ||
+      (real ? tr_events_register(sys, 0) : fake_bus_register(sys)) < 0)
+    return 1;
   tr_http_opts o = {.listen = "127.0.0.1:0",
                     .limits = {.max_conns = 8192, .max_stream_buffer = 256u << 20}};
   tr_events_notify_opts no = {.ping_ms = 60000};
@@ -209,7 +244,7 @@ int main(int argc, char **argv) {
   conns = calloc(subs, sizeof *conns);
   ep = epoll_create1(0);
   for (uint32_t i = 0; i < subs; i++) {
-    if (ws_connect(port, &conns[i]) < 0) {
+    if (ws_connect(port, &conns[i], i < all ? -1 : (long)(i - all)) < 0) {
       fprintf(stderr, "subscriber %u: handshake failed\n", i);
       return 1;
     }
@@ -224,7 +259,10 @@ int main(int argc, char **argv) {
   /* throughput: a burst, as fast as it goes out */
   double t0 = bench_now();
   for (uint32_t i = 0; i < burst; i += 100) publish(burst - i < 100 ? burst - i : 100, &seq);
-  int ok = wait_delivered((uint64_t)burst * subs, 120) == 0;
+  int ok = wait_delivered((uint64_t)burst * per_event, wait_s) == 0;
+  if (getenv("EV_DEBUG"))
+    for (uint32_t i = 0; i < subs && i < 20; i++)
+      fprintf(stderr, "after the burst: subscriber %u: %llu\n", i, (unsigned long long)conns[i].got);
   double tput = (double)atomic_load(&delivered) / (bench_now() - t0);
 
   /* latency: rate events/s, a batch every ms */
@@ -238,7 +276,14 @@ int main(int argc, char **argv) {
     double now = bench_now();
     if (next > now) usleep((useconds_t)((next - now) * 1e6));
   }
-  int lat_ok = wait_delivered(base + sent * subs, 120) == 0;
+  int lat_ok = wait_delivered(base + sent * per_event, wait_s) == 0;
+  if (!ok || !lat_ok) /* who is short: the first few */
+    for (uint32_t i = 0, told = 0; i < subs && told < 10; i++) {
+      uint64_t want = i < all ? seq : seq / nbk + ((i - all) < seq % nbk);
+      if (conns[i].got != want)
+        fprintf(stderr, "subscriber %u: %llu of %llu\n", i, (unsigned long long)conns[i].got,
+                (unsigned long long)want), told++;
+    }
   double lat_s = bench_now() - start;
   uint64_t got = atomic_load(&delivered) - base;
   atomic_store(&measuring, 0);
@@ -246,16 +291,18 @@ int main(int argc, char **argv) {
   pthread_join(th, NULL);
   double ceiling = harness_ceiling();
   printf("peer=troupe bench=events deliveries_per_s=%.0f p50_ms=%.3f p99_ms=%.3f subs=%u "
-         "rate=%u secs=%u burst=%u lat_deliveries_per_s=%.0f delivered_pct=%.1f "
-         "harness_ceiling_per_s=%.0f ok=%s\n",
-         tput, hist_ms(&lat, 0.5), hist_ms(&lat, 0.99), subs, rate, secs, burst,
-         (double)got / lat_s, 100.0 * (double)got / (double)((sent * subs) > 0 ? sent * subs : 1),
-         ceiling, ok && lat_ok ? "yes" : "no");
+         "unfiltered=%u bus=%s rate=%u secs=%u burst=%u lat_deliveries_per_s=%.0f "
+         "delivered_pct=%.1f harness_ceiling_per_s=%.0f ok=%s\n",
+         tput, hist_ms(&lat, 0.5), hist_ms(&lat, 0.99), subs, all, real ? "real" : "fake", rate,
+         secs, burst, (double)got / lat_s,
+         100.0 * (double)got / (double)(sent * per_event > 0 ? sent * per_event : 1), ceiling,
+         ok && lat_ok ? "yes" : "no");
   for (int i = 0; i < nconns; i++) close(conns[i].fd), free(conns[i].buf);
   free(conns);
   tr_http_stop(srv, 1000);
   tr_system_free(sys);
   tr_http_free(srv);
   hist_free(&lat);
+  if (real) bench_rmdir(dir);
   return ok && lat_ok ? 0 : 1;
 }

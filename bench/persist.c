@@ -49,10 +49,6 @@ static const tr_persistent writer_b = {
     .base = {.name = "writer", .state_size = sizeof(w_state), .receive = w_receive},
     .apply = w_apply};
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-  return remove(p);
-}
-
 int main(int argc, char **argv) {
   uint64_t writers = bench_arg(argc, argv, 1, 100);
   double secs = argc > 2 ? atof(argv[2]) : 3.0;
@@ -88,6 +84,6 @@ int main(int argc, char **argv) {
          hist_ms(&g_lat, 0.99));
   tr_system_free(sys);
   hist_free(&g_lat);
-  if (argc <= 3) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  if (argc <= 3) bench_rmdir(dir);
   return 0;
 }

@@ -74,10 +74,6 @@ static const tr_persistent rec_b = {
     .snapshot = r_snapshot,
     .restore = r_restore};
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-  return remove(p);
-}
-
 /* one phase: a system on dir, spawn the actor, wait for target/recovery */
 static double phase(const char *dir, const char *id, uint32_t snap_every, uint64_t target) {
   tr_config cfg = {.threads = bench_threads(), .data_dir = dir};
@@ -116,6 +112,6 @@ int main(int argc, char **argv) {
   /* no replay rate here: the snapshot leaves nothing (or a few) to replay */
   printf("peer=troupe bench=recover events=%llu snapshot=yes replayed=%llu recover_ms=%.3f\n",
          (unsigned long long)events, (unsigned long long)atomic_load(&g_applied), t * 1000);
-  if (argc <= 2) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  if (argc <= 2) bench_rmdir(dir);
   return 0;
 }

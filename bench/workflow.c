@@ -354,11 +354,6 @@ static double cpu_secs(void) { /* user + system of the whole process */
          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-  (void)sb, (void)flag, (void)f;
-  return remove(p);
-}
-
 static char *slurp(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
@@ -532,6 +527,6 @@ int main(int argc, char **argv) {
   if (sys) tr_system_free(sys);
   hist_free(&g_lat);
   hist_free(&g_peak_lat);
-  if (argc <= 6) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  if (argc <= 6) bench_rmdir(dir);
   return 0;
 }
