@@ -1,6 +1,7 @@
 /* ev_actor.c - "events/<topic>": accepts events, writes them in batches
  * (ev_write.c), answers once durable, feeds subscribers (ev_subs.c) and
- * answers the warehouse's reads (ev_query.c, ev_agg.c). */
+ * starts the warehouse's reads (ev_read.c: ev_query.c, ev_agg.c on the
+ * blocking pool). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 
 enum { PENDING_MAX = 200000, TICK_MS = 1000 };
 
-static int reply_err(tr_ctx *ctx, const tr_msg *m, int code, const char *text) {
+int ev_reply_err(tr_ctx *ctx, const tr_msg *m, int code, const char *text) {
   if (!(m->flags & TR_MSG_F_ASK)) return 0;
   uint8_t buf[640];
   tr_pack pk;
@@ -23,7 +24,7 @@ static int reply_err(tr_ctx *ctx, const tr_msg *m, int code, const char *text) {
 
 int ev_reply_pack(tr_ctx *ctx, const tr_msg *m, tr_pack *pk) {
   if (!(m->flags & TR_MSG_F_ASK)) return 0;
-  if (pk->err) return reply_err(ctx, m, pk->err, "the answer could not be built (too big?)");
+  if (pk->err) return ev_reply_err(ctx, m, pk->err, "the answer could not be built (too big?)");
   return tr_actor_reply(ctx, m, TR_EV_REPLY, pk->data, pk->len);
 }
 
@@ -280,34 +281,12 @@ static int on_publish(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
       s->dropped_log = now;
     }
   }
-  if (rc < 0) return reply_err(ctx, m, rc, err[0] ? err : tr_strerror(rc));
+  if (rc < 0) return ev_reply_err(ctx, m, rc, err[0] ? err : tr_strerror(rc));
   ev_flush(ctx, s, false);
   return 0;
 }
 
 /* ------------------------------------------------------------ reads */
-
-static int on_read(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
-  char err[320] = "";
-  tr_unpack u;
-  tr_unpack_init(&u, m->data, m->len);
-  if (tr_unpack_peek(&u) != TR_MP_MAP)
-    return reply_err(ctx, m, TR_EINVAL, "a request must be a map");
-  ev_scope sc = {s->st, &s->tb, s->topic, s->qname, s->first, s->last};
-  tr_pack pk = TR_PACK_INIT;
-  int rc;
-  switch (m->type) {
-  case TR_EV_QUERY: rc = ev_query(&sc, &u, &pk, err, sizeof err); break;
-  case TR_EV_COUNT: rc = ev_count(&sc, &u, &pk, err, sizeof err); break;
-  case TR_EV_DISTINCT: rc = ev_distinct(&sc, &u, &pk, err, sizeof err); break;
-  default: rc = ev_funnel(&sc, &u, &pk, err, sizeof err); break;
-  }
-  if (rc < 0) rc = reply_err(ctx, m, rc, err[0] ? err : tr_strerror(rc));
-  else rc = ev_reply_pack(ctx, m, &pk);
-  tr_pack_free(&pk);
-  (void)rc;
-  return 0;
-}
 
 static int on_retention(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
   tr_unpack u;
@@ -316,15 +295,15 @@ static int on_retention(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
   int ha = 0, hb = 0, rc;
   tr_unpack v;
   if (tr_unpack_peek(&u) != TR_MP_MAP)
-    return reply_err(ctx, m, TR_EINVAL, "a request must be a map");
+    return ev_reply_err(ctx, m, TR_EINVAL, "a request must be a map");
   if (tr_unpack_find(&u, "max_age_ms", &v) == 0) {
     if ((rc = tr_unpack_uint(&v, &age)) < 0)
-      return reply_err(ctx, m, TR_EINVAL, "max_age_ms must be a number >= 0");
+      return ev_reply_err(ctx, m, TR_EINVAL, "max_age_ms must be a number >= 0");
     ha = 1;
   }
   if (tr_unpack_find(&u, "max_bytes", &v) == 0) {
     if ((rc = tr_unpack_uint(&v, &bytes)) < 0)
-      return reply_err(ctx, m, TR_EINVAL, "max_bytes must be a number >= 0");
+      return ev_reply_err(ctx, m, TR_EINVAL, "max_bytes must be a number >= 0");
     hb = 1;
   }
   if (!ha && !hb) {
@@ -354,11 +333,11 @@ static int on_retention(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
   if (ha) s->meta.max_age_ms = age;
   if (hb) s->meta.max_bytes = bytes;
   ev_write *w = pending(s);
-  if (!w) return reply_err(ctx, m, TR_ENOMEM, "out of memory");
+  if (!w) return ev_reply_err(ctx, m, TR_ENOMEM, "out of memory");
   if (w->nwaiters == w->capwaiters) {
     uint32_t c = w->capwaiters ? w->capwaiters * 2 : 64;
     ev_waiter *x = realloc(w->waiters, c * sizeof *x);
-    if (!x) return reply_err(ctx, m, TR_ENOMEM, "out of memory");
+    if (!x) return ev_reply_err(ctx, m, TR_ENOMEM, "out of memory");
     w->waiters = x, w->capwaiters = c;
   }
   /* many with n = 0 would report ids: a plain waiter answers {ok, id} */
@@ -374,7 +353,7 @@ static int on_retention(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
  * retention to apply): its messages count as activity, and a topic with
  * nothing to do should passivate when idle. */
 void ev_timer_update(tr_ctx *ctx, ev_state *s) {
-  bool need = s->subs || s->meta.max_age_ms || s->meta.max_bytes;
+  bool need = s->subs || s->meta.max_age_ms || s->meta.max_bytes || s->nreads;
   if (need && !s->timer) {
     if (tr_timer_start(ctx, TICK_MS, TICK_MS, EV_I_TICK, NULL, 0, &s->timer) < 0) s->timer = 0;
   } else if (!need && s->timer) {
@@ -427,7 +406,8 @@ static int ev_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
   case TR_EV_QUERY:
   case TR_EV_COUNT:
   case TR_EV_DISTINCT:
-  case TR_EV_FUNNEL: return on_read(ctx, s, m);
+  case TR_EV_FUNNEL: return ev_read_start(ctx, s, m);
+  case EV_I_READ: ev_read_done(ctx, s, m); return 0;
   case TR_EV_RETENTION:
     on_retention(ctx, s, m);
     ev_timer_update(ctx, s);
@@ -441,7 +421,7 @@ static int ev_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     ev_timer_update(ctx, s);
     return 0;
   default:
-    if (m->type < TR_MSG_SYSTEM) reply_err(ctx, m, TR_EINVAL, "unknown request type");
+    if (m->type < TR_MSG_SYSTEM) ev_reply_err(ctx, m, TR_EINVAL, "unknown request type");
     return 0;
   }
 }

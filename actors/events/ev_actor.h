@@ -14,6 +14,14 @@ typedef struct ev_sub {
   bool live;        /* caught up: gets each write as it lands */
 } ev_sub;
 
+/* A read running on the blocking pool, and whom to answer. */
+typedef struct ev_asker {
+  uint64_t job;
+  tr_ref who;
+  uint64_t corr;
+} ev_asker;
+enum { EV_READS_MAX = 64 }; /* per topic; more are refused (TR_EAGAIN) */
+
 typedef struct ev_state {
   char topic[TR_EV_TOPIC_MAX + 1];
   char qname[TR_EV_TOPIC_MAX + 8];
@@ -30,14 +38,24 @@ typedef struct ev_state {
   uint64_t timer;       /* the tick's timer, 0 while it does not run */
   uint64_t dropped;     /* events sent (not asked) and refused: too many waiting */
   uint64_t dropped_log; /* when that was last logged (ms) */
+  ev_asker reads[EV_READS_MAX];
+  uint32_t nreads;
 } ev_state;
 
 /* Writes (ev_actor.c). */
 void ev_flush(tr_ctx *ctx, ev_state *s, bool retention);
 void ev_write_landed(tr_ctx *ctx, ev_state *s);
 int ev_reply_pack(tr_ctx *ctx, const tr_msg *m, tr_pack *pk);
+/* An error answer to m if it was asked (text copied). */
+int ev_reply_err(tr_ctx *ctx, const tr_msg *m, int code, const char *text);
 /* Starts or stops the tick as leases and retention need it. */
 void ev_timer_update(tr_ctx *ctx, ev_state *s);
+
+/* Reads (ev_read.c): TR_EV_QUERY, _COUNT, _DISTINCT and _FUNNEL run on the
+ * blocking pool; the asker is answered when EV_I_READ comes back. */
+int ev_read_start(tr_ctx *ctx, ev_state *s, const tr_msg *m);
+void ev_read_done(tr_ctx *ctx, ev_state *s, const tr_msg *m);
+extern void (*ev_read_hook)(void); /* tests only: runs first in every read job */
 
 /* Subscriptions (ev_subs.c). */
 int ev_subs_subscribe(tr_ctx *ctx, ev_state *s, const tr_msg *m);

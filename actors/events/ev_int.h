@@ -38,7 +38,8 @@
 enum {
   EV_I_DONE = 0x45560101, /* the write in flight completed */
   EV_I_CATCHUP,           /* go on delivering stored events to subscribers */
-  EV_I_TICK               /* leases and retention */
+  EV_I_TICK,              /* leases and retention */
+  EV_I_READ               /* a read's job is done (ev_read.c) */
 };
 
 /* The tables, opened once per store (ev_store.c). */

@@ -18,7 +18,8 @@
 #include "actors/events/notify.h"
 #include "actors/events/notify_internal.h"
 
-enum { MSG_WS = 0x4e4f5401, MSG_SSE, MSG_PING, MSG_RENEW };
+enum { MSG_WS = 0x4e4f5401, MSG_SSE, MSG_PING, MSG_RENEW, MSG_REQUERY };
+enum { REQUERY_MS = 20 }; /* a history page refused as busy is asked again after this */
 enum { C_FREE = 0, C_IDLE, C_WAIT, C_REPLAY, C_LIVE };
 enum { T_NONE = 0, T_SUBSCRIBING, T_LIVE };
 
@@ -418,7 +419,15 @@ static void on_deliver(tr_ctx *ctx, nstate *s, const tr_msg *msg) {
 /* A history page for a client in REPLAY. */
 static void on_page(tr_ctx *ctx, nstate *s, client *c, const tr_msg *msg) {
   c->qcorr = 0;
-  if (msg->type == TR_MSG_TIMEOUT || tr_reply_status(msg->data, msg->len) != 0) {
+  int status = msg->type == TR_MSG_TIMEOUT ? TR_ETIMEDOUT : tr_reply_status(msg->data, msg->len);
+  if (status == TR_EAGAIN) {
+    /* the topic runs as many reads as it takes (a thousand clients that
+     * resume at once): this one waits its turn rather than failing */
+    if (tr_timer_start(ctx, REQUERY_MS, 0, MSG_REQUERY, &c->rid.conn, sizeof c->rid.conn, NULL) < 0)
+      client_fail(s, c, 1011, "the event history is out of reach");
+    return;
+  }
+  if (status != 0) {
     client_fail(s, c, 1011, "the event history did not answer");
     return;
   }
@@ -615,6 +624,15 @@ static int n_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
   case TR_EV_DELIVER: on_deliver(ctx, s, msg); break;
   case MSG_PING:
   case MSG_RENEW: on_tick(ctx, s, msg->type); break;
+  case MSG_REQUERY: {
+    uint64_t conn;
+    if (msg->len != sizeof conn) break;
+    memcpy(&conn, msg->data, sizeof conn);
+    client *c = client_find(s, conn);
+    if (c && c->state == C_REPLAY && !c->qcorr && query(ctx, s, c) < 0)
+      client_fail(s, c, 1011, "the event history is out of reach");
+    break;
+  }
   case TR_HTTP_MSG_EVENT: {
     tr_http_event ev;
     if (tr_http_event_decode(msg, &ev) < 0) break;

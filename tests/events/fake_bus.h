@@ -30,6 +30,9 @@ typedef struct fb_state {
 } fb_state;
 
 static _Atomic uint64_t fb_subscribes, fb_queries, fb_unsubscribes;
+/* while > 0, a query is refused as the real bus refuses one over its
+ * limit of reads at once (TR_EAGAIN), and this counts down */
+static _Atomic int fb_busy_queries;
 
 static int fb_init(tr_ctx *ctx, void *state, const void *arg) {
   (void)ctx;
@@ -153,6 +156,10 @@ static int fb_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
         s->subs[i] = s->subs[--s->nsubs];
     tr_pack_map(&pk, 1);
     tr_pack_str(&pk, "ok"), tr_pack_bool(&pk, 1);
+    fb_ok(ctx, msg, &pk);
+  } else if (msg->type == TR_EV_QUERY && atomic_load(&fb_busy_queries) > 0) {
+    atomic_fetch_sub(&fb_busy_queries, 1);
+    tr_pack_error(&pk, TR_EAGAIN, "too many reads of this topic at once; try again");
     fb_ok(ctx, msg, &pk);
   } else if (msg->type == TR_EV_QUERY) {
     atomic_fetch_add(&fb_queries, 1);

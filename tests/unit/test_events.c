@@ -8,6 +8,9 @@
 #include <ftw.h>
 #include <stdio.h>
 
+#include <semaphore.h>
+
+#include "actors/events/ev_actor.h"
 #include "actors/events/events.h"
 #include "actors/workflow/index.h"
 #include "harness.h"
@@ -586,6 +589,86 @@ static void test_retention(void **st) {
 
 /* ------------------------------------------------------------ bad requests */
 
+
+/* ------------------------------------------------------------ reads off the actor */
+
+/* Read jobs wait here until the test lets them go. */
+static sem_t g_gate;
+static _Atomic int g_held;
+static void hold_read(void) {
+  atomic_fetch_add(&g_held, 1);
+  sem_wait(&g_gate);
+}
+
+typedef struct held_ask {
+  pthread_t th;
+  _Atomic int rc; /* polled by the test's thread */
+  uint32_t n;     /* events in the answer */
+} held_ask;
+
+static void *ask_query(void *arg) {
+  held_ask *h = arg;
+  tr_msg *r = NULL;
+  int rc = call("r", TR_EV_QUERY, "{\"max\":100}", &r);
+  if (rc == 0) {
+    tr_unpack u, a;
+    tr_unpack_init(&u, r->data, r->len);
+    if (tr_unpack_find(&u, "events", &a) == 0) tr_unpack_array(&a, &h->n);
+  }
+  tr_msg_free(r);
+  atomic_store(&h->rc, rc);
+  return NULL;
+}
+
+/* A read that takes long holds up neither the topic's writes nor its other
+ * work: it answers over the events durable when it was asked; more reads
+ * than EV_READS_MAX at once are refused with TR_EAGAIN, not queued without
+ * bound. */
+static void test_reads_off_the_actor(void **st) {
+  (void)st;
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(call("r", TR_EV_PUBLISH, "{\"type\":\"a\"}", NULL), 0);
+  sem_init(&g_gate, 0, 0);
+  atomic_store(&g_held, 0);
+  ev_read_hook = hold_read;
+  held_ask first = {.rc = 1};
+  assert_int_equal(pthread_create(&first.th, NULL, ask_query, &first), 0);
+  while (atomic_load(&g_held) < 1) t_sleep_ms(1);
+  /* the read is running: the topic still takes and answers a publish */
+  tr_msg *r;
+  assert_int_equal(call("r", TR_EV_PUBLISH, "{\"type\":\"b\"}", &r), 0);
+  assert_int_equal(get_uint(r, "id"), 4);
+  tr_msg_free(r);
+  /* fill the topic's read slots; one more is refused */
+  enum { MORE = EV_READS_MAX };
+  held_ask *more = calloc(MORE, sizeof *more);
+  assert_non_null(more);
+  for (int i = 0; i < MORE; i++) atomic_store(&more[i].rc, 1); /* 1: not answered yet */
+  for (int i = 0; i < MORE; i++)
+    assert_int_equal(pthread_create(&more[i].th, NULL, ask_query, &more[i]), 0);
+  /* EV_READS_MAX - 1 of them hold a slot and one is refused (any of them) */
+  int refused = 0;
+  while (!refused) {
+    for (int i = 0; i < MORE && !refused; i++)
+      if (more[i].rc == TR_EAGAIN) refused = 1;
+    t_sleep_ms(1);
+  }
+  for (int i = 0; i < 2 * MORE; i++) sem_post(&g_gate);
+  pthread_join(first.th, NULL);
+  assert_int_equal(first.rc, 0);
+  assert_int_equal(first.n, 3); /* what was durable when it was asked */
+  int eagain = 0;
+  for (int i = 0; i < MORE; i++) {
+    pthread_join(more[i].th, NULL);
+    if (more[i].rc == TR_EAGAIN) eagain++;
+    else assert_int_equal(more[i].rc, 0), assert_int_equal(more[i].n, 4);
+  }
+  assert_int_equal(eagain, 1);
+  free(more);
+  ev_read_hook = NULL;
+  sem_destroy(&g_gate);
+}
+
 static void test_bad_requests(void **st) {
   (void)st;
   char name[128];
@@ -645,6 +728,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unsubscribe_and_lease, setup, teardown),
       cmocka_unit_test_setup_teardown(test_aggregations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reads_off_the_actor, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
