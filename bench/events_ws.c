@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "actors/events/notify.h"
+#include "actors/workflow/index.h"
 #include "bench.h"
 #include "hist.h"
 #include "../tests/events/fake_bus.h"
@@ -123,7 +124,7 @@ static void *harness(void *arg) {
 
 /* Blocking handshake and the subscription's ack; then non-blocking.
  * bk < 0: no filter. */
-static int ws_connect(int port, wconn *c, long bk) {
+static int ws_connect(int port, wconn *c, long bk, const char *topic) {
   c->fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -131,10 +132,10 @@ static int ws_connect(int port, wconn *c, long bk) {
   char req[320], filter[32] = "";
   if (bk >= 0) snprintf(filter, sizeof filter, "&bk=u%ld", bk);
   int rl = snprintf(req, sizeof req,
-                    "GET /events?topic=bench%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                    "GET /events?topic=%s%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                     "Sec-WebSocket-Version: 13\r\n\r\n",
-                    filter);
+                    topic, filter);
   if (send(c->fd, req, (size_t)rl, MSG_NOSIGNAL) < 0) return -1;
   c->cap = 65536;
   c->buf = malloc(c->cap);
@@ -155,24 +156,36 @@ static int ws_connect(int port, wconn *c, long bk) {
 static tr_system *sys;
 static uint32_t nbk; /* filtered subscribers: the business keys cycled over */
 
-/* count events stamped now, one message (one batch at the bus) */
+static int real; /* the real bus: events as the engine sends them */
+
+/* count events stamped now: with the fake bus one PUBLISH_MANY (one
+ * batch); with the real one, one TR_WF_EVENT each to events/engine, the
+ * very messages a workflow instance's tr_wf_emit sends (type, time, data
+ * holding pi and bk), so the path measured is the engine's */
 static void publish(uint32_t count, uint64_t *seq) {
   tr_pack pk = TR_PACK_INIT;
-  tr_pack_map(&pk, 1);
-  tr_pack_str(&pk, "events"), tr_pack_array(&pk, count);
+  if (!real) tr_pack_map(&pk, 1), tr_pack_str(&pk, "events"), tr_pack_array(&pk, count);
   uint64_t t = now_us();
   for (uint32_t i = 0; i < count; i++) {
     char bk[24];
     snprintf(bk, sizeof bk, "u%llu", (unsigned long long)(nbk ? *seq % nbk : 0));
-    tr_pack_map(&pk, nbk ? 4 : 3);
-    if (nbk) tr_pack_str(&pk, "bk"), tr_pack_str(&pk, bk);
-    tr_pack_str(&pk, "type"), tr_pack_str(&pk, "tick");
+    tr_pack_map(&pk, real ? 3 : nbk ? 4 : 3);
+    if (nbk && !real) tr_pack_str(&pk, "bk"), tr_pack_str(&pk, bk);
+    tr_pack_str(&pk, "type"), tr_pack_str(&pk, real ? "process.started" : "tick");
     tr_pack_str(&pk, "time"), tr_pack_uint(&pk, (uint64_t)time(NULL) * 1000);
-    tr_pack_str(&pk, "data"), tr_pack_map(&pk, 2);
+    tr_pack_str(&pk, "data"), tr_pack_map(&pk, real ? 4 : 2);
+    if (real) {
+      tr_pack_str(&pk, "pi"), tr_pack_str(&pk, bk); /* any id: the filter is on bk */
+      tr_pack_str(&pk, "bk"), tr_pack_str(&pk, bk);
+    }
     tr_pack_str(&pk, "t"), tr_pack_uint(&pk, t);
     tr_pack_str(&pk, "n"), tr_pack_uint(&pk, ++*seq);
+    if (real) {
+      tr_system_virtual_send(sys, "events/engine", TR_WF_EVENT, pk.data, pk.len);
+      tr_pack_reset(&pk);
+    }
   }
-  tr_system_virtual_send(sys, "events/bench", TR_EV_PUBLISH_MANY, pk.data, pk.len);
+  if (!real) tr_system_virtual_send(sys, "events/bench", TR_EV_PUBLISH_MANY, pk.data, pk.len);
   tr_pack_free(&pk);
 }
 
@@ -216,7 +229,7 @@ int main(int argc, char **argv) {
   uint32_t rate = (uint32_t)bench_arg(argc, argv, 2, 10000);
   uint32_t secs = (uint32_t)bench_arg(argc, argv, 3, 3);
   uint32_t burst = (uint32_t)bench_arg(argc, argv, 4, 2000);
-  int real = (int)bench_arg(argc, argv, 5, 0);
+  real = (int)bench_arg(argc, argv, 5, 0);
   uint32_t all = (uint32_t)bench_arg(argc, argv, 6, subs);
   if (all > subs) all = subs;
   nbk = subs - all;
@@ -244,7 +257,7 @@ int main(int argc, char **argv) {
   conns = calloc(subs, sizeof *conns);
   ep = epoll_create1(0);
   for (uint32_t i = 0; i < subs; i++) {
-    if (ws_connect(port, &conns[i], i < all ? -1 : (long)(i - all)) < 0) {
+    if (ws_connect(port, &conns[i], i < all ? -1 : (long)(i - all), real ? "engine" : "bench") < 0) {
       fprintf(stderr, "subscriber %u: handshake failed\n", i);
       return 1;
     }

@@ -94,12 +94,14 @@ typedef struct {
   uv_write_t req;
   conn *c;
   char *buf;
+  size_t cap; /* > 0: a WebSocket's output buffer, handed back to be reused */
 } write_req;
 
 static void on_written(uv_write_t *req, int status) {
   write_req *w = (write_req *)req;
   conn *c = w->c;
-  free(w->buf);
+  if (w->cap && c->ws && !c->closing) tr_http_ws_recycle(c, w->buf, w->cap);
+  else free(w->buf);
   free(w);
   c->writes--;
   if (status < 0) {
@@ -111,9 +113,9 @@ static void on_written(uv_write_t *req, int status) {
   else conn_flush(c);
 }
 
-static void conn_write(conn *c, char *buf, size_t len) { tr_http_conn_write(c, buf, len); }
+static void conn_write(conn *c, char *buf, size_t len) { tr_http_conn_write(c, buf, len, 0); }
 
-void tr_http_conn_write(conn *c, char *buf, size_t len) {
+void tr_http_conn_write(conn *c, char *buf, size_t len, size_t cap) {
   write_req *w = malloc(sizeof *w);
   if (!w) {
     free(buf);
@@ -122,6 +124,7 @@ void tr_http_conn_write(conn *c, char *buf, size_t len) {
   }
   w->c = c;
   w->buf = buf;
+  w->cap = cap;
   uv_buf_t b = uv_buf_init(buf, (unsigned)len);
   if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
     free(buf);

@@ -138,8 +138,10 @@ void tr_http_conn_respond(conn *c, uint64_t seq, const tr_http_response *r);
 void tr_http_conn_chunk(conn *c, uint64_t seq, const void *data, size_t len, int last);
 void tr_http_conn_error(conn *c, uint64_t seq, int status, const char *type, const char *msg);
 uint64_t tr_http_conn_key(const conn *c);
-/* Takes buf (malloc'd) and writes it. */
-void tr_http_conn_write(conn *c, char *buf, size_t len);
+/* Takes buf (malloc'd) and writes len bytes of it. cap > 0 (a WebSocket's
+ * output buffer of that size): once written it goes back to the
+ * connection's WebSocket layer (tr_http_ws_recycle) instead of being freed. */
+void tr_http_conn_write(conn *c, char *buf, size_t len, size_t cap);
 void tr_http_conn_arm(conn *c);
 /* A TR_HTTP_MSG_EVENT to the connection's watcher (if any). */
 void tr_http_conn_notify(conn *c, int kind, const void *data, size_t len, int code);
@@ -150,6 +152,8 @@ int tr_http_ws_check(const tr_http_request *req, char accept[29], const char **w
 int tr_http_ws_start(conn *c);
 void tr_http_ws_read(conn *c);
 void tr_http_ws_flush(conn *c);
+/* Takes back an output buffer (cap bytes) its write is done with. */
+void tr_http_ws_recycle(conn *c, char *buf, size_t cap);
 void tr_http_ws_free(conn *c);
 int tr_http_ws_code(const conn *c);
 void tr_http_ws_send_here(conn *c, int opcode, const void *data, size_t len);

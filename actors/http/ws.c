@@ -28,11 +28,17 @@
 #include "codec/utf8.h"
 
 #define WS_WRITE_MAX (256u << 10) /* bytes per uv_write */
+#define WS_SPARE_MAX (512u << 10) /* the largest output buffer kept for reuse */
 
 struct ws_state {
   wslay_event_context_ptr ctx;
   char *out;             /* frames waiting for the next write */
   size_t out_len, out_cap;
+  /* the last written buffer, kept for the next one: a subscriber written
+   * to every few ms would otherwise cost a fresh 64 KiB (and its page
+   * faults) per write */
+  char *spare;
+  size_t spare_cap;
   uint16_t code;         /* the close code to report */
   int cut;               /* closing: no more messages accepted */
   int finishing;         /* both closes done: TCP close once writes are out */
@@ -102,6 +108,11 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
  * piece by piece. */
 static int out_reserve(ws_state *w, size_t len) {
   if (w->out_cap - w->out_len >= len) return 0;
+  if (!w->out && w->spare && w->spare_cap >= len) {
+    w->out = w->spare, w->out_cap = w->spare_cap;
+    w->spare = NULL, w->spare_cap = 0;
+    return 0;
+  }
   size_t cap = (w->out_len + len) * 2;
   if (cap < (64u << 10)) cap = 64u << 10;
   char *o = realloc(w->out, cap);
@@ -178,9 +189,9 @@ void tr_http_ws_flush(conn *c) {
     }
     if (w->out_len) {
       char *buf = w->out;
-      size_t len = w->out_len;
+      size_t len = w->out_len, cap = w->out_cap;
       w->out = NULL, w->out_len = w->out_cap = 0;
-      tr_http_conn_write(c, buf, len);
+      tr_http_conn_write(c, buf, len, cap);
       if (c->closing) return;
     }
   }
@@ -215,9 +226,17 @@ int tr_http_ws_start(conn *c) {
   return 0;
 }
 
+/* Only buffers of the usual size are kept: one grown by a burst is let go. */
+void tr_http_ws_recycle(conn *c, char *buf, size_t cap) {
+  ws_state *w = c->ws;
+  if (w && !w->spare && cap <= WS_SPARE_MAX) w->spare = buf, w->spare_cap = cap;
+  else free(buf);
+}
+
 void tr_http_ws_free(conn *c) {
   if (!c->ws) return;
   wslay_event_context_free(c->ws->ctx);
+  free(c->ws->spare);
   free(c->ws->out);
   free(c->ws);
   c->ws = NULL;
