@@ -54,6 +54,13 @@ set_tests_properties(integration.events_client PROPERTIES TIMEOUT 300)
 add_test(NAME integration.events_daemon
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/events_client.sh $<TARGET_FILE:troupe>)
 set_tests_properties(integration.events_daemon PROPERTIES TIMEOUT 300)
+# the engine's own events (topic engine) with the same npm clients:
+# instances worked through the Camunda REST API, subscribers filtered,
+# dropped and resumed, each checked against the warehouse
+add_test(NAME integration.events_engine
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/events_client.sh $<TARGET_FILE:troupe>
+          engine.js)
+set_tests_properties(integration.events_engine PROPERTIES TIMEOUT 300)
 
 # what clients send to the notifier and what the bus hands it (frames
 # through wslay as ws.c configures it, filters, events, the handshake

@@ -7,6 +7,12 @@
  * cursor is the last id a client has been given or has passed over: it only
  * grows, and nothing at or below it is sent again.
  *
+ * A client that catches up (history or ring) gets at most o.pace bytes at
+ * a time, the next part once the HTTP server says the last one is written
+ * (TR_HTTP_EV_WRITTEN): a backlog of any size then goes at the client's
+ * pace and is never mistaken for a slow consumer. Live events are not
+ * paced: a live client that cannot keep up with them is slow.
+ *
  * Everything to one connection is sent from this actor in order (the HTTP
  * server keeps the order of what one thread hands it), so an ack, the
  * replayed history and the live events arrive as sent.
@@ -26,6 +32,7 @@ enum { T_NONE = 0, T_SUBSCRIBING, T_LIVE };
 typedef struct client {
   tr_http_rid rid;
   uint8_t state, ws;
+  uint8_t pacing; /* REPLAY: a part is out, the rest once it is written */
   uint32_t topic;
   nfilter f;
   uint64_t cursor, qcorr;
@@ -162,6 +169,7 @@ static void detach(nstate *s, client *c) {
   if (c->state != C_IDLE && c->state != C_FREE) s->tp[c->topic].nclients--;
   nfilter_free(&c->f);
   c->qcorr = 0;
+  c->pacing = 0;
   c->state = C_IDLE;
 }
 
@@ -260,6 +268,23 @@ static int query(tr_ctx *ctx, nstate *s, client *c) {
   return rc;
 }
 
+/* A part of a backlog is out: the rest once it is written. */
+static void pace_wait(nstate *s, client *c) {
+  c->state = C_REPLAY;
+  c->pacing = 1;
+  if (tr_http_notify_written(s->srv, c->rid) < 0) client_fail(s, c, 1011, "out of memory");
+}
+
+/* Adds e for c if its filter takes it, and moves c's cursor past it; the
+ * bytes added. */
+static size_t give(nstate *s, client *c, const nev *e) {
+  c->cursor = e->id;
+  if (!nfilter_match(&c->f, e)) return 0;
+  size_t n = c->ws ? e->json_len : e->sse_len;
+  b_add(s, c->ws ? e->json : e->sse, n);
+  return n;
+}
+
 /* From the history or the ring to live, whichever reaches. */
 static void catch_up(tr_ctx *ctx, nstate *s, client *c) {
   topic *t = &s->tp[c->topic];
@@ -268,17 +293,17 @@ static void catch_up(tr_ctx *ctx, nstate *s, client *c) {
     return;
   }
   if (t->rcount && ring_at(s, t, 0)->id <= c->cursor + 1) {
+    size_t bytes = 0;
     b_reset(s);
-    for (uint32_t i = 0; i < t->rcount; i++) {
+    for (uint32_t i = 0; i < t->rcount && bytes < s->o.pace; i++) {
       nev *e = ring_at(s, t, i);
       if (e->id <= c->cursor) continue;
-      c->cursor = e->id;
-      if (nfilter_match(&c->f, e))
-        b_add(s, c->ws ? e->json : e->sse, c->ws ? e->json_len : e->sse_len);
+      bytes += give(s, c, e);
       if (s->nlens >= 256) b_send(s, c); /* pieces of a bounded size */
     }
     b_send(s, c);
-    c->state = C_LIVE;
+    if (c->cursor < t->last) pace_wait(s, c);
+    else c->state = C_LIVE;
     return;
   }
   c->state = C_REPLAY;
@@ -440,19 +465,20 @@ static void on_page(tr_ctx *ctx, nstate *s, client *c, const tr_msg *msg) {
   if (tr_unpack_find(&m, "events", &ev) == 0 && tr_unpack_array(&ev, &n) < 0) n = 0;
   b_reset(s);
   uint64_t before = c->cursor;
-  for (uint32_t i = 0; i < n; i++) {
+  size_t bytes = 0;
+  for (uint32_t i = 0; i < n && bytes < s->o.pace; i++) { /* the rest: asked again */
     nev *e;
     int rc = nev_decode(&ev, t->name, &e);
     if (rc == TR_EPROTO) break;
     if (rc < 0) continue;
-    if (e->id > c->cursor) {
-      c->cursor = e->id;
-      if (nfilter_match(&c->f, e))
-        b_add(s, c->ws ? e->json : e->sse, c->ws ? e->json_len : e->sse_len);
-    }
+    if (e->id > c->cursor) bytes += give(s, c, e);
     free(e);
   }
   b_send(s, c);
+  if (bytes) { /* history or ring, what comes next goes once this is written */
+    pace_wait(s, c);
+    return;
+  }
   if (more && c->cursor > before) {
     if (query(ctx, s, c) < 0) client_fail(s, c, 1011, "the event history is out of reach");
     return;
@@ -574,6 +600,13 @@ static void on_ws_message(tr_ctx *ctx, nstate *s, client *c, const tr_http_event
   start(ctx, s, c);
 }
 
+/* The part of a backlog that was out is written: the next one. */
+static void on_written(tr_ctx *ctx, nstate *s, client *c) {
+  if (!c->pacing || c->state != C_REPLAY) return; /* a subscription since replaced */
+  c->pacing = 0;
+  catch_up(ctx, s, c);
+}
+
 /* ------------------------------------------------------------ the actor */
 
 static int n_init(tr_ctx *ctx, void *state, const void *arg) {
@@ -639,6 +672,7 @@ static int n_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     client *c = client_find(s, ev.rid.conn);
     if (!c) break;
     if (ev.kind == TR_HTTP_EV_CLOSED) client_free(s, c);
+    else if (ev.kind == TR_HTTP_EV_WRITTEN) on_written(ctx, s, c);
     else if (c->ws) on_ws_message(ctx, s, c, &ev);
     break;
   }
@@ -677,6 +711,7 @@ int tr_events_notify_start(tr_system *sys, tr_http_server *srv,
   if (!a.o.ring) a.o.ring = 4096;
   if (!a.o.query_timeout_ms) a.o.query_timeout_ms = 10000;
   if (!a.o.max_clients) a.o.max_clients = 10000;
+  if (!a.o.pace) a.o.pace = 256u << 10;
   tr_ref ref;
   int rc = tr_system_spawn(sys, &notifier, &a, NULL, &ref);
   if (rc < 0) return rc;

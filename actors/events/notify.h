@@ -29,6 +29,8 @@ typedef struct tr_events_notify_opts {
   uint32_t ring;              /* recent events kept per topic for resumes [4096] */
   uint32_t query_timeout_ms;  /* a history page [10 s] */
   uint32_t max_clients;       /* more get 503 [10000] */
+  uint32_t pace;              /* bytes of a backlog sent before they are written
+                                 [256 KiB]; keep it under srv's max_stream_buffer */
 } tr_events_notify_opts;
 
 /* Spawns the notifier and adds its routes to srv (before tr_http_start):

@@ -97,6 +97,23 @@ typedef struct {
   size_t cap; /* > 0: a WebSocket's output buffer, handed back to be reused */
 } write_req;
 
+/* Nothing in flight and nothing waiting for a write: all that was sent is
+ * with the socket. */
+static int conn_all_written(const conn *c) {
+  if (c->writes) return 0;
+  if (c->ws) return tr_http_ws_waiting(c) == 0;
+  for (const exchange *ex = c->head; ex; ex = ex->next)
+    if (ex->out_len) return 0;
+  return 1;
+}
+
+void tr_http_conn_want_written(conn *c) {
+  c->want_written = 1;
+  if (!conn_all_written(c)) return; /* on_written tells, after the last write */
+  c->want_written = 0;
+  tr_http_conn_notify(c, TR_HTTP_EV_WRITTEN, NULL, 0, 0);
+}
+
 static void on_written(uv_write_t *req, int status) {
   write_req *w = (write_req *)req;
   conn *c = w->c;
@@ -111,6 +128,7 @@ static void on_written(uv_write_t *req, int status) {
   if (c->closing) return;
   if (c->ws) tr_http_ws_flush(c);
   else conn_flush(c);
+  if (c->want_written && !c->closing) tr_http_conn_want_written(c);
 }
 
 static void conn_write(conn *c, char *buf, size_t len) { tr_http_conn_write(c, buf, len, 0); }

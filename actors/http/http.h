@@ -225,14 +225,23 @@ int tr_http_ws_multicast(tr_http_server *srv, const void *msgs, const uint32_t *
 /* Closes with a status code (1000..4999) and a reason (<= 123 bytes, copied). */
 int tr_http_ws_close(tr_http_server *srv, tr_http_rid rid, int code, const char *reason);
 
+/* Asks for one TR_HTTP_EV_WRITTEN event (to the actor that hears rid's
+ * connection, below) once everything sent to that WebSocket or stream
+ * before this call has been handed to the socket. A sender with a backlog
+ * (a subscriber catching up) sends a part, asks, and sends the next part
+ * on the event: it goes at the pace the client reads and never counts as
+ * a slow consumer for bytes it has not yet sent. A second call before the
+ * event comes is the same request. */
+int tr_http_notify_written(tr_http_server *srv, tr_http_rid rid);
+
 /* What the route's actor hears from an upgraded or streaming connection:
  * messages of type TR_HTTP_MSG_EVENT (not an ask). */
 #define TR_HTTP_MSG_EVENT 0x48545402u
-enum { TR_HTTP_EV_TEXT = 1, TR_HTTP_EV_BINARY = 2, TR_HTTP_EV_CLOSED = 8 };
+enum { TR_HTTP_EV_TEXT = 1, TR_HTTP_EV_BINARY = 2, TR_HTTP_EV_WRITTEN = 4, TR_HTTP_EV_CLOSED = 8 };
 typedef struct tr_http_event {
   tr_http_rid rid;
   int kind;                  /* TR_HTTP_EV_* */
-  const uint8_t *data;       /* the message (view into msg), NULL for CLOSED */
+  const uint8_t *data;       /* the message (view into msg), NULL for CLOSED, WRITTEN */
   size_t len;
   int code;                  /* CLOSED: the close code (1006 if none) */
 } tr_http_event;

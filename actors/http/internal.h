@@ -119,6 +119,7 @@ struct conn {
   ws_state *ws;          /* after the 101: frames, not HTTP (ws.c) */
   uint64_t ws_close_at;  /* ms: our close frame went out, the TCP close by then */
   int watched;           /* watch hears TR_HTTP_EV_CLOSED when the connection goes */
+  int want_written;      /* watch wants TR_HTTP_EV_WRITTEN once nothing waits */
   tr_ref watch;
   uint64_t watch_seq;
 };
@@ -145,6 +146,8 @@ void tr_http_conn_write(conn *c, char *buf, size_t len, size_t cap);
 void tr_http_conn_arm(conn *c);
 /* A TR_HTTP_MSG_EVENT to the connection's watcher (if any). */
 void tr_http_conn_notify(conn *c, int kind, const void *data, size_t len, int code);
+/* TR_HTTP_EV_WRITTEN to the watcher now, or once what waits is written */
+void tr_http_conn_want_written(conn *c);
 
 /* ws.c: the handshake check (why: a static message), the frame layer of
  * an upgraded connection, and messages to it (on its thread) */
@@ -156,6 +159,7 @@ void tr_http_ws_flush(conn *c);
 void tr_http_ws_recycle(conn *c, char *buf, size_t cap);
 void tr_http_ws_free(conn *c);
 int tr_http_ws_code(const conn *c);
+size_t tr_http_ws_waiting(const conn *c); /* bytes not yet handed to the socket */
 void tr_http_ws_send_here(conn *c, int opcode, const void *data, size_t len);
 void tr_http_ws_send_batch_here(conn *c, const uint8_t *msgs, const uint32_t *lens, size_t n);
 void tr_http_ws_close_here(conn *c, int code, const char *reason);

@@ -206,7 +206,7 @@ const char *tr_http_address(const tr_http_server *srv) { return srv ? srv->addre
 /* An answer, a WebSocket message or batch, or a close (last: the opcode or
  * the close code; body: the data or the reason), carried to the
  * connection's loop. */
-enum { ANS_RESPOND, ANS_CHUNK, ANS_WS, ANS_WS_BATCH, ANS_WS_CLOSE };
+enum { ANS_RESPOND, ANS_CHUNK, ANS_WS, ANS_WS_BATCH, ANS_WS_CLOSE, ANS_WRITTEN };
 typedef struct answer {
   tr_http_server *srv;
   tr_http_rid rid;
@@ -228,6 +228,7 @@ static void answer_here(tr_http_server *srv, tr_http_rid rid, int kind,
   case ANS_CHUNK: tr_http_conn_chunk(c, rid.seq, r->body, r->body_len, last); break;
   case ANS_WS: tr_http_ws_send_here(c, last, r->body, r->body_len); break;
   case ANS_WS_CLOSE: tr_http_ws_close_here(c, last, r->body); break;
+  case ANS_WRITTEN: tr_http_conn_want_written(c); break;
   default: break;
   }
 }
@@ -310,6 +311,12 @@ int tr_http_ws_close(tr_http_server *srv, tr_http_rid rid, int code, const char 
   size_t n = reason ? strnlen(reason, 123) : 0;
   tr_http_response r = {.status = 200, .body = reason, .body_len = n};
   return answer_post(srv, rid, ANS_WS_CLOSE, &r, code);
+}
+
+/* Through the same path as the sends, so it is done after them. */
+int tr_http_notify_written(tr_http_server *srv, tr_http_rid rid) {
+  tr_http_response r = {.status = 200};
+  return answer_post(srv, rid, ANS_WRITTEN, &r, 0);
 }
 
 /* Always posted (even from the connection's own thread): the batch is one

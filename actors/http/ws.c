@@ -251,7 +251,7 @@ int tr_http_ws_code(const conn *c) {
 
 /* ------------------------------------------------------------ sending */
 
-static size_t waiting(const conn *c) {
+size_t tr_http_ws_waiting(const conn *c) {
   return wslay_event_get_queued_msg_length(c->ws->ctx) + c->ws->out_len +
          c->tcp.write_queue_size;
 }
@@ -282,7 +282,7 @@ static int queue(conn *c, int opcode, const void *data, size_t len) {
  * knows it must resume. */
 static int over(conn *c, size_t add) {
   uint64_t max = c->ls->srv->lim.max_stream_buffer;
-  if (waiting(c) + add <= max) return 0;
+  if (tr_http_ws_waiting(c) + add <= max) return 0;
   char why[96];
   snprintf(why, sizeof why, "slow consumer: more than %llu bytes waiting",
            (unsigned long long)max);

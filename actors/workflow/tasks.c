@@ -256,22 +256,6 @@ static int normalize(const tstate *s, const tr_unpack *req, tr_pack *pk, char *e
   return pk->err;
 }
 
-static void emit_event(tr_ctx *ctx, const tstate *s, const char *type, const task *t) {
-  tr_pack pk = TR_PACK_INIT;
-  tr_pack_map(&pk, 5);
-  tr_pack_str(&pk, "pi");
-  tr_pack_strn(&pk, t->pi, t->pi_len);
-  tr_pack_kv_str(&pk, "key", s->key);
-  tr_pack_str(&pk, "bk");
-  tr_pack_strn(&pk, t->bk, t->bk_len);
-  tr_pack_str(&pk, "id");
-  tr_pack_strn(&pk, t->id, t->id_len);
-  tr_pack_str(&pk, "act");
-  tr_pack_strn(&pk, t->act, t->act_len);
-  if (!pk.err) tr_wf_emit(ctx, type, pk.data, pk.len);
-  tr_pack_free(&pk);
-}
-
 static int on_create(tr_ctx *ctx, tstate *s, const tr_msg *m, const tr_unpack *req) {
   const char *id = NULL, *as = NULL;
   size_t il = 0, al = 0;
@@ -294,7 +278,8 @@ static int on_create(tr_ctx *ctx, tstate *s, const tr_msg *m, const tr_unpack *r
   rc = record(ctx, s, &ev);
   tr_pack_free(&ev);
   if (rc < 0) return rc;
-  emit_event(ctx, s, "task.created", s->tail);
+  /* no task.created here: the instance emits it (waits.c), in order with
+   * its other events as one sender; a second one here was a duplicate */
   return idx_reply_ok(ctx, &s->out, m);
 }
 
@@ -483,7 +468,7 @@ static int on_one(tr_ctx *ctx, tstate *s, const tr_msg *m, const tr_unpack *req)
       tr_pack_str(&note, "vars");
       tr_pack_raw(&note, vars, vl);
     }
-    emit_event(ctx, s, "task.completed", t); /* before t goes */
+    /* nor task.completed: the instance emits it as the note lands (journal.c) */
     char to[TR_VIRTUAL_NAME_MAX + 1];
     snprintf(to, sizeof to, TR_WF_KIND "/%.*s", (int)t->pi_len, t->pi);
     tr_pack_array(&pk, 3);

@@ -6,8 +6,13 @@
 # slow consumer cut off while another client gets everything.
 #   events_client.sh path/to/notify_server   (the notifier over the fake bus)
 #   events_client.sh path/to/troupe          (the daemon, with the real bus)
+#   events_client.sh path/to/troupe engine.js
+#     (the engine's own events: instances worked through the Camunda REST
+#     API, many subscribers, filters, drops and resumes, each client checked
+#     against the warehouse; tests/clients/events/engine.js says what)
 # Needs node and npm: a machine without them fails this test.
-BIN=${1:?usage: events_client.sh path/to/notify_server-or-troupe}
+BIN=${1:?usage: events_client.sh path/to/notify_server-or-troupe [drive.js|engine.js]}
+SCRIPT=${2:-drive.js}
 . "$(dirname "$0")/lib.sh"
 CLIENTS=$(cd "$(dirname "$0")/../clients/events" && pwd)
 command -v node >/dev/null 2>&1 || die "node is not installed (tools/setup.sh deps installs nodejs and npm)"
@@ -39,13 +44,13 @@ else
   PORT=$(grep -oE '127\.0\.0\.1:[0-9]+' "$T/server.log" | head -1 | cut -d: -f2)
 fi
 rc=0
-timeout -k 5 280 node "$CLIENTS/drive.js" "http://127.0.0.1:$PORT" >"$T/drive.out" 2>"$T/drive.err" || rc=$?
+timeout -k 5 280 node "$CLIENTS/$SCRIPT" "http://127.0.0.1:$PORT" >"$T/drive.out" 2>"$T/drive.err" || rc=$?
 kill -0 "$SPID" 2>/dev/null || { rc=1; echo "the server is gone" >>"$T/drive.out"; }
 if [ "$rc" != 0 ] || ! grep -qx ok "$T/drive.out"; then
-  echo "--- drive.js (exit $rc):" >&2; cat "$T/drive.out" >&2
-  echo "--- drive.js stderr (last 40 lines):" >&2; tail -40 "$T/drive.err" >&2
+  echo "--- $SCRIPT (exit $rc):" >&2; cat "$T/drive.out" >&2
+  echo "--- $SCRIPT stderr (last 40 lines):" >&2; tail -40 "$T/drive.err" >&2
   echo "--- server (last 40 lines):" >&2; tail -40 "$T/server.log" >&2
   die "the npm client run failed"
 fi
 cat "$T/drive.err"
-echo "events_client: ws and eventsource against $(basename "$BIN")"
+echo "events_client: $SCRIPT with ws and eventsource against $(basename "$BIN")"

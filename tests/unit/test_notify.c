@@ -118,17 +118,22 @@ typedef struct {
   int port;
 } fixture;
 
-static void start(fixture *f, const char *token, uint64_t max_buf) {
+static void start_with(fixture *f, const char *token, uint64_t max_buf,
+                       const tr_events_notify_opts *no) {
   tr_config cfg = {.threads = 2};
   assert_int_equal(tr_system_new(&cfg, &f->sys), 0);
   assert_int_equal(fake_bus_register(f->sys), 0);
   tr_http_opts o = {.listen = "127.0.0.1:0", .bearer_token = token,
                     .limits = {.max_stream_buffer = max_buf, .ws_close_timeout_ms = 1000}};
   assert_int_equal(tr_http_new(f->sys, &o, &f->srv), 0);
-  tr_events_notify_opts no = {.ping_ms = 300, .lease_ms = 900, .ring = 16};
-  assert_int_equal(tr_events_notify_start(f->sys, f->srv, &no, NULL), 0);
+  assert_int_equal(tr_events_notify_start(f->sys, f->srv, no, NULL), 0);
   assert_int_equal(tr_http_start(f->srv), 0);
   f->port = atoi(strrchr(tr_http_address(f->srv), ':') + 1);
+}
+
+static void start(fixture *f, const char *token, uint64_t max_buf) {
+  tr_events_notify_opts no = {.ping_ms = 300, .lease_ms = 900, .ring = 16};
+  start_with(f, token, max_buf, &no);
 }
 
 static void stop(fixture *f) {
@@ -168,6 +173,13 @@ static void expect_ack(hc_conn *c) {
   if (!strstr(t, "\"ack\":\"subscribe\"")) fprintf(stderr, "not an ack: %s\n", t);
   assert_non_null(strstr(t, "\"ack\":\"subscribe\""));
   free(t);
+}
+
+/* A WebSocket on c subscribed by path, its ack read. */
+static void subscribe(fixture *f, hc_conn *c, const char *path) {
+  assert_int_equal(hc_connect(c, f->port, WAIT_MS), 0);
+  assert_int_equal(ws_open(c, path, NULL), 101);
+  expect_ack(c);
 }
 
 /* ------------------------------------------------------------ tests */
@@ -280,6 +292,79 @@ static void test_ws_resume(void **state) {
   stop(&f);
 }
 
+/* A client that resumes reads ids from+1 .. to in order on c, a
+ * WebSocket or (sse) an SSE stream; 0 or the first id that was wrong
+ * (-1: the connection ended). */
+static long sse_next_id(hc_conn *c, int *pings);
+static long read_ids(hc_conn *c, int sse, long from, long to) {
+  int pings = 0;
+  for (long want = from + 1; want <= to; want++) {
+    long got;
+    if (sse) {
+      got = sse_next_id(c, &pings);
+    } else {
+      char *t = ws_recv_text(c);
+      got = t ? id_of(t) : -1;
+      free(t);
+    }
+    if (got != want) return fprintf(stderr, "want engine:%ld, got %ld\n", want, got), got;
+  }
+  return 0;
+}
+
+static void open_resuming(fixture *f, hc_conn *c, int sse, long from) {
+  char req[160];
+  if (!sse) {
+    snprintf(req, sizeof req, "/events?from=engine:%ld", from);
+    subscribe(f, c, req);
+    return;
+  }
+  assert_int_equal(hc_connect(c, f->port, WAIT_MS), 0);
+  snprintf(req, sizeof req, "GET /events/sse HTTP/1.1\r\nLast-Event-ID: engine:%ld\r\n\r\n", from);
+  hc_send_str(c, req);
+  hc_resp r;
+  assert_int_equal(hc_read(c, &r, 1), 0);
+  assert_int_equal(r.status, 200);
+  hc_free(&r);
+}
+
+/* A backlog many times the output bound (64 KiB: 2 KiB events) goes out
+ * whole to a client that resumes, from the ring (it holds 256) and from
+ * the history, WebSocket and SSE: it is sent a part at a time, each once
+ * the last is written, never all at once (which cut such a client as a
+ * slow consumer, however fast it read). */
+static void test_resume_paced(void **state) {
+  (void)state;
+  fixture f;
+  tr_events_notify_opts no = {.ping_ms = 300, .lease_ms = 900, .ring = 256, .pace = 16u << 10};
+  start_with(&f, NULL, 64u << 10, &no);
+  hc_conn live;
+  subscribe(&f, &live, "/events?topic=engine");
+  char bk[2048];
+  memset(bk, 'k', sizeof bk - 1);
+  bk[sizeof bk - 1] = 0;
+  long n = 0;
+  for (int round = 0; round < 2; round++) {
+    /* round 0: 200 events, all in the ring; round 1: 300 more, so that the
+     * ring starts at 245 and a resume from 0 reads the history first */
+    for (int i = 0; i < (round ? 300 : 200); i++) {
+      publish(&f, "engine", "step", bk, (int)++n);
+      char *t = ws_next(&live);
+      assert_int_equal(id_of(t), n);
+      free(t);
+    }
+    for (int sse = 0; sse < 2; sse++) {
+      hc_conn c;
+      open_resuming(&f, &c, sse, 0);
+      assert_int_equal(read_ids(&c, sse, 0, n), 0);
+      hc_close(&c);
+    }
+  }
+  assert_true(atomic_load(&fb_queries) > 0);
+  hc_close(&live);
+  stop(&f);
+}
+
 /* Reads SSE events from a chunked stream: the next "id: engine:N" */
 static long sse_next_id(hc_conn *c, int *pings) {
   uint64_t deadline = hc_now() + (uint64_t)c->wait_ms;
@@ -379,9 +464,7 @@ static void test_slow_consumer(void **state) {
   setsockopt(slow.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   assert_int_equal(ws_open(&slow, "/events?topic=engine", NULL), 101);
   expect_ack(&slow);
-  assert_int_equal(hc_connect(&fast, f.port, WAIT_MS), 0);
-  assert_int_equal(ws_open(&fast, "/events?topic=engine", NULL), 101);
-  expect_ack(&fast);
+  subscribe(&f, &fast, "/events?topic=engine");
   /* 8 MiB to each: more than the kernel's buffers on both sides take (the
    * sender's grows to 4 MiB at most: net.ipv4.tcp_wmem) */
   char bk[8192];
@@ -423,6 +506,7 @@ int main(void) {
       cmocka_unit_test(test_event_json),   cmocka_unit_test(test_ws_live_and_filters),
       cmocka_unit_test(test_ws_resume),    cmocka_unit_test(test_sse),
       cmocka_unit_test(test_auth),         cmocka_unit_test(test_slow_consumer),
+      cmocka_unit_test(test_resume_paced),
   };
   if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
   return cmocka_run_group_tests(tests, NULL, NULL);
