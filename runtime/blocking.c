@@ -47,8 +47,10 @@ static void run_job(tr_blocking *bp, job *j) {
   tr_buf out = {0};
   int rc = j->fn(j->arg, &out);
   tr_system *sys = bp->sys;
-  tr_mnode *n = rc < 0 ? tr_msg_new(sys, TR_REF_NONE, j->type, TR_MSG_F_FAILED, j->id, NULL, 0)
-                       : tr_msg_new(sys, TR_REF_NONE, j->type, 0, j->id, out.data, out.len);
+  tr_mnode *n = rc < 0 ? NULL : tr_msg_new(sys, TR_REF_NONE, j->type, 0, j->id, out.data, out.len);
+  /* a result too big to copy is still an answer: the submitter may be
+   * keeping something until it hears of the job */
+  if (!n) n = tr_msg_new(sys, TR_REF_NONE, j->type, TR_MSG_F_FAILED, j->id, NULL, 0);
   free(out.data);
   if (n) {
     tr_external_enter(sys);

@@ -427,8 +427,9 @@ static int ev_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
 }
 
 static void ev_terminate(tr_ctx *ctx, void *state, int reason) {
-  (void)ctx, (void)reason;
+  (void)reason;
   ev_state *s = state;
+  ev_read_abandon(ctx, s);
   if (s->flight) {
     int expect = 0;
     /* still in flight: the completion frees it; else it is ours */

@@ -20,7 +20,7 @@ typedef struct ev_asker {
   tr_ref who;
   uint64_t corr;
 } ev_asker;
-enum { EV_READS_MAX = 64 }; /* per topic; more are refused (TR_EAGAIN) */
+enum { EV_READS_MAX = 64 }; /* per activation of a topic; more are refused (TR_EAGAIN) */
 
 typedef struct ev_state {
   char topic[TR_EV_TOPIC_MAX + 1];
@@ -55,6 +55,9 @@ void ev_timer_update(tr_ctx *ctx, ev_state *s);
  * blocking pool; the asker is answered when EV_I_READ comes back. */
 int ev_read_start(tr_ctx *ctx, ev_state *s, const tr_msg *m);
 void ev_read_done(tr_ctx *ctx, ev_state *s, const tr_msg *m);
+/* The activation ends (moved, stopped) with reads running: their askers
+ * hear TR_EAGAIN now rather than wait out their timeouts. */
+void ev_read_abandon(tr_ctx *ctx, ev_state *s);
 extern void (*ev_read_hook)(void); /* tests only: runs first in every read job */
 
 /* Subscriptions (ev_subs.c). */

@@ -30,8 +30,8 @@ typedef struct read_job {
 
 void (*ev_read_hook)(void); /* tests: runs at the start of every read job */
 
-/* The answer (or the error) as the reply's payload; 0, or < 0 when even an
- * error could not be packed (then the actor answers the failure). */
+/* The answer (or the error) as the reply's payload; 0, or < 0 when not
+ * even an error fits (out of memory: the actor answers the failure). */
 static int read_run(void *arg, tr_buf *out) {
   read_job *j = arg;
   if (ev_read_hook) ev_read_hook();
@@ -56,6 +56,12 @@ static int read_run(void *arg, tr_buf *out) {
   }
   rc = pk.err ? pk.err : tr_buf_append(out, pk.data, pk.len);
   tr_pack_free(&pk);
+  if (rc < 0) { /* over the pool's result limit: say so, in few bytes */
+    uint8_t buf[128];
+    tr_pack_init_fixed(&pk, buf, sizeof buf);
+    tr_pack_error(&pk, rc, "the answer is too big: narrow the range or page");
+    rc = pk.err ? pk.err : tr_buf_append(out, pk.data, pk.len);
+  }
   return rc;
 }
 
@@ -84,6 +90,14 @@ int ev_read_start(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
   s->nreads++;
   ev_timer_update(ctx, s); /* its ticks keep an idle topic from passivating */
   return 0;
+}
+
+void ev_read_abandon(tr_ctx *ctx, ev_state *s) {
+  for (uint32_t i = 0; i < s->nreads; i++) {
+    tr_msg asked = {.sender = s->reads[i].who, .corr = s->reads[i].corr, .flags = TR_MSG_F_ASK};
+    ev_reply_err(ctx, &asked, TR_EAGAIN, "the topic moved or stopped; try again");
+  }
+  s->nreads = 0;
 }
 
 void ev_read_done(tr_ctx *ctx, ev_state *s, const tr_msg *m) {

@@ -33,6 +33,7 @@ typedef struct client {
   tr_http_rid rid;
   uint8_t state, ws;
   uint8_t pacing; /* REPLAY: a part is out, the rest once it is written */
+  uint64_t pace_token; /* ... and the token its TR_HTTP_EV_WRITTEN carries */
   uint32_t topic;
   nfilter f;
   uint64_t cursor, qcorr;
@@ -55,6 +56,7 @@ typedef struct nstate {
   char default_topic[TR_EV_TOPIC_MAX + 1];
   client *cl;
   uint32_t ncl, clcap, live_clients;
+  uint64_t pace_seq; /* the last pace token given out */
   topic *tp;
   uint32_t ntp;
   /* one batch being built (reused) */
@@ -272,7 +274,9 @@ static int query(tr_ctx *ctx, nstate *s, client *c) {
 static void pace_wait(nstate *s, client *c) {
   c->state = C_REPLAY;
   c->pacing = 1;
-  if (tr_http_notify_written(s->srv, c->rid) < 0) client_fail(s, c, 1011, "out of memory");
+  c->pace_token = ++s->pace_seq; /* an event for an earlier part is not this one's */
+  if (tr_http_notify_written(s->srv, c->rid, c->pace_token) < 0)
+    client_fail(s, c, 1011, "out of memory");
 }
 
 /* Adds e for c if its filter takes it, and moves c's cursor past it; the
@@ -601,8 +605,11 @@ static void on_ws_message(tr_ctx *ctx, nstate *s, client *c, const tr_http_event
 }
 
 /* The part of a backlog that was out is written: the next one. */
-static void on_written(tr_ctx *ctx, nstate *s, client *c) {
-  if (!c->pacing || c->state != C_REPLAY) return; /* a subscription since replaced */
+static void on_written(tr_ctx *ctx, nstate *s, client *c, const tr_http_event *ev) {
+  uint64_t token = 0;
+  if (ev->len == sizeof token) memcpy(&token, ev->data, sizeof token);
+  /* a subscription since replaced, or an earlier part's event */
+  if (!c->pacing || c->state != C_REPLAY || token != c->pace_token) return;
   c->pacing = 0;
   catch_up(ctx, s, c);
 }
@@ -662,7 +669,7 @@ static int n_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     if (msg->len != sizeof conn) break;
     memcpy(&conn, msg->data, sizeof conn);
     client *c = client_find(s, conn);
-    if (c && c->state == C_REPLAY && !c->qcorr && query(ctx, s, c) < 0)
+    if (c && c->state == C_REPLAY && !c->qcorr && !c->pacing && query(ctx, s, c) < 0)
       client_fail(s, c, 1011, "the event history is out of reach");
     break;
   }
@@ -672,7 +679,7 @@ static int n_receive(tr_ctx *ctx, void *state, const tr_msg *msg) {
     client *c = client_find(s, ev.rid.conn);
     if (!c) break;
     if (ev.kind == TR_HTTP_EV_CLOSED) client_free(s, c);
-    else if (ev.kind == TR_HTTP_EV_WRITTEN) on_written(ctx, s, c);
+    else if (ev.kind == TR_HTTP_EV_WRITTEN) on_written(ctx, s, c, &ev);
     else if (c->ws) on_ws_message(ctx, s, c, &ev);
     break;
   }

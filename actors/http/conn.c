@@ -107,11 +107,12 @@ static int conn_all_written(const conn *c) {
   return 1;
 }
 
-void tr_http_conn_want_written(conn *c) {
+void tr_http_conn_want_written(conn *c, uint64_t token) {
   c->want_written = 1;
+  c->written_token = token; /* a later request stands for the earlier ones */
   if (!conn_all_written(c)) return; /* on_written tells, after the last write */
   c->want_written = 0;
-  tr_http_conn_notify(c, TR_HTTP_EV_WRITTEN, NULL, 0, 0);
+  tr_http_conn_notify(c, TR_HTTP_EV_WRITTEN, &c->written_token, sizeof c->written_token, 0);
 }
 
 static void on_written(uv_write_t *req, int status) {
@@ -128,7 +129,7 @@ static void on_written(uv_write_t *req, int status) {
   if (c->closing) return;
   if (c->ws) tr_http_ws_flush(c);
   else conn_flush(c);
-  if (c->want_written && !c->closing) tr_http_conn_want_written(c);
+  if (c->want_written && !c->closing) tr_http_conn_want_written(c, c->written_token);
 }
 
 static void conn_write(conn *c, char *buf, size_t len) { tr_http_conn_write(c, buf, len, 0); }

@@ -231,8 +231,10 @@ int tr_http_ws_close(tr_http_server *srv, tr_http_rid rid, int code, const char 
  * (a subscriber catching up) sends a part, asks, and sends the next part
  * on the event: it goes at the pace the client reads and never counts as
  * a slow consumer for bytes it has not yet sent. A second call before the
- * event comes is the same request. */
-int tr_http_notify_written(tr_http_server *srv, tr_http_rid rid);
+ * event comes is the same request, and the event carries the token of the
+ * latest call (its data: 8 bytes, host order), so a sender that restarted
+ * its sequence can tell an old event from the one it waits for. */
+int tr_http_notify_written(tr_http_server *srv, tr_http_rid rid, uint64_t token);
 
 /* What the route's actor hears from an upgraded or streaming connection:
  * messages of type TR_HTTP_MSG_EVENT (not an ask). */
@@ -241,7 +243,7 @@ enum { TR_HTTP_EV_TEXT = 1, TR_HTTP_EV_BINARY = 2, TR_HTTP_EV_WRITTEN = 4, TR_HT
 typedef struct tr_http_event {
   tr_http_rid rid;
   int kind;                  /* TR_HTTP_EV_* */
-  const uint8_t *data;       /* the message (view into msg), NULL for CLOSED, WRITTEN */
+  const uint8_t *data;       /* the message (view into msg; WRITTEN: the token), NULL for CLOSED */
   size_t len;
   int code;                  /* CLOSED: the close code (1006 if none) */
 } tr_http_event;

@@ -120,6 +120,7 @@ struct conn {
   uint64_t ws_close_at;  /* ms: our close frame went out, the TCP close by then */
   int watched;           /* watch hears TR_HTTP_EV_CLOSED when the connection goes */
   int want_written;      /* watch wants TR_HTTP_EV_WRITTEN once nothing waits */
+  uint64_t written_token; /* ... carrying this (the latest request's) */
   tr_ref watch;
   uint64_t watch_seq;
 };
@@ -147,7 +148,7 @@ void tr_http_conn_arm(conn *c);
 /* A TR_HTTP_MSG_EVENT to the connection's watcher (if any). */
 void tr_http_conn_notify(conn *c, int kind, const void *data, size_t len, int code);
 /* TR_HTTP_EV_WRITTEN to the watcher now, or once what waits is written */
-void tr_http_conn_want_written(conn *c);
+void tr_http_conn_want_written(conn *c, uint64_t token);
 
 /* ws.c: the handshake check (why: a static message), the frame layer of
  * an upgraded connection, and messages to it (on its thread) */

@@ -228,7 +228,12 @@ static void answer_here(tr_http_server *srv, tr_http_rid rid, int kind,
   case ANS_CHUNK: tr_http_conn_chunk(c, rid.seq, r->body, r->body_len, last); break;
   case ANS_WS: tr_http_ws_send_here(c, last, r->body, r->body_len); break;
   case ANS_WS_CLOSE: tr_http_ws_close_here(c, last, r->body); break;
-  case ANS_WRITTEN: tr_http_conn_want_written(c); break;
+  case ANS_WRITTEN: {
+    uint64_t token = 0;
+    if (r->body_len == sizeof token) memcpy(&token, r->body, sizeof token);
+    tr_http_conn_want_written(c, token);
+    break;
+  }
   default: break;
   }
 }
@@ -314,8 +319,8 @@ int tr_http_ws_close(tr_http_server *srv, tr_http_rid rid, int code, const char 
 }
 
 /* Through the same path as the sends, so it is done after them. */
-int tr_http_notify_written(tr_http_server *srv, tr_http_rid rid) {
-  tr_http_response r = {.status = 200};
+int tr_http_notify_written(tr_http_server *srv, tr_http_rid rid, uint64_t token) {
+  tr_http_response r = {.status = 200, .body = &token, .body_len = sizeof token};
   return answer_post(srv, rid, ANS_WRITTEN, &r, 0);
 }
 

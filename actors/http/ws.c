@@ -39,6 +39,7 @@ struct ws_state {
    * faults) per write */
   char *spare;
   size_t spare_cap;
+  int spare_used;        /* since the last ping: an idle connection gives it back */
   uint16_t code;         /* the close code to report */
   int cut;               /* closing: no more messages accepted */
   int finishing;         /* both closes done: TCP close once writes are out */
@@ -111,6 +112,7 @@ static int out_reserve(ws_state *w, size_t len) {
   if (!w->out && w->spare && w->spare_cap >= len) {
     w->out = w->spare, w->out_cap = w->spare_cap;
     w->spare = NULL, w->spare_cap = 0;
+    w->spare_used = 1;
     return 0;
   }
   size_t cap = (w->out_len + len) * 2;
@@ -291,6 +293,10 @@ static int over(conn *c, size_t add) {
 }
 
 void tr_http_ws_send_here(conn *c, int opcode, const void *data, size_t len) {
+  if (opcode == TR_HTTP_WS_PING && c->ws) { /* pings are periodic (15 s): a clock for the spare */
+    if (!c->ws->spare_used) free(c->ws->spare), c->ws->spare = NULL, c->ws->spare_cap = 0;
+    c->ws->spare_used = 0;
+  }
   if (!c->ws || c->closing || c->ws->cut || over(c, len)) return;
   if (queue(c, opcode, data, len) < 0) {
     tr_http_conn_close(c);
