@@ -45,10 +45,14 @@
 #   PUBLISH asks: ingest_per_s, ingest_single_per_s (SYNC store).
 # warehouse: WH_N (10000000) events stored (NOSYNC, not timed), then timed reads:
 #   count_per_minute_ms over all of them, one type, a query by pi, a distinct.
-# events_ws: the notifier's fan-out (bench/events_ws.c, over a test bus in process):
-#   EV_SUBS (1000) WebSocket subscribers, a burst of EV_BURST (2000)
-#   events for deliveries_per_s, then EV_RATE (10000) events/s for EV_WS_SECS (3) s for
-#   p50_ms/p99_ms (publish -> receive); prints the C harness's own ceiling too.
+# events_ws: the notifier's fan-out (bench/events_ws.c, in process): EV_SUBS (1000)
+#   WebSocket subscribers, a burst of EV_BURST (2000) events for deliveries_per_s,
+#   then EV_RATE (10000) events/s for EV_WS_SECS (3) s for p50_ms/p99_ms (publish ->
+#   receive); prints the C harness's own ceiling too. One run per mode in
+#   EV_WS_MODES ("real:0 real:10 fake:all"), BUS:UNFILTERED: real = the durable bus
+#   fed the engine's own TR_WF_EVENT messages, fake = the in-memory test bus;
+#   UNFILTERED subscribers take every event (all = EV_SUBS), the others each follow
+#   one business key of their own. Lines: bench=events subs=.. unfiltered=.. bus=..
 # First builds a Release tree in BUILD_DIR (incremental). Raw per-run lines go to stderr
 # and build/bench-results/. Exit status: 0 all runs ok, 1 some run failed, 2 bad name.
 # bench/compare.sh sources this file for its troupe half (then main does not run).
@@ -92,6 +96,7 @@ EV_SUBS=${EV_SUBS:-1000}   # events_ws: WebSocket subscribers
 EV_RATE=${EV_RATE:-10000}  # events_ws: events/s in the latency phase
 EV_WS_SECS=${EV_WS_SECS:-3} # events_ws: seconds of the latency phase
 EV_BURST=${EV_BURST:-2000} # events_ws: events in the throughput burst
+EV_WS_MODES=${EV_WS_MODES:-"real:0 real:10 fake:all"} # events_ws: BUS:UNFILTERED runs
 HT_SECS=${HT_SECS:-10}
 HT_CONNS=${HT_CONNS:-64}
 HT_WRK_THREADS=${HT_WRK_THREADS:-2}
@@ -134,7 +139,10 @@ troupe_cmd() {
               fi ;;
     events)   CMD=("$BUILD_DIR/bench/bench_events" ingest "$EV_SECS" "$EV_BATCH" "$EV_WINDOW") ;;
     warehouse) CMD=("$BUILD_DIR/bench/bench_events" warehouse "$WH_N") ;;
-    events_ws) CMD=("$BUILD_DIR/bench/bench_events_ws" "$EV_SUBS" "$EV_RATE" "$EV_WS_SECS" "$EV_BURST") ;;
+    events_ws) local m=${v:-real:0} b u
+               b=${m%%:*} u=${m#*:}; [ "$u" = all ] && u=$EV_SUBS
+               CMD=("$BUILD_DIR/bench/bench_events_ws" "$EV_SUBS" "$EV_RATE" "$EV_WS_SECS" "$EV_BURST"
+                    "$([ "$b" = real ] && echo 1 || echo 0)" "$u") ;;
     *) return 2 ;;
   esac
 }
@@ -145,6 +153,7 @@ troupe_variants() {
     persist) echo "$PS_WRITERS" ;;
     remote) echo "$RM_PAYLOADS" ;;
     workflow) echo "$WF_MODES" ;;
+    events_ws) echo "$EV_WS_MODES" ;;
     recover) if [ "$RC_BIG" != 0 ] && [ "$RC_BIG" != "$RC_EVENTS" ]; then echo "$RC_EVENTS $RC_BIG"; else echo "$RC_EVENTS"; fi ;;
     *) echo - ;;
   esac
@@ -162,6 +171,8 @@ troupe_groups() {
               echo "bench=remote_pingpong payload=$pl sealed=$sealed"
               echo "bench=remote_pipelined payload=$pl sealed=$sealed" ;;
       workflow) echo "bench=workflow workers=$v" ;;
+      events_ws) local b=${v%%:*} u=${v#*:}; [ "$u" = all ] && u=$EV_SUBS
+                 echo "bench=events subs=$EV_SUBS unfiltered=$u bus=$b" ;;
       *) echo "bench=$1" ;;
     esac
   done
@@ -190,7 +201,6 @@ troupe_build() {
   for b in "$@"; do
     case "$b" in
       http) targets+=(troupe) ;;                                      # bench/http.sh: the daemon
-      events) targets+=(bench_events_ws) ;;
       workflow) targets+=(bench_workflow bench_wfhttp troupe) ;;
       events | warehouse) targets+=(bench_events) ;;
       *) targets+=("bench_$b") ;;
@@ -304,7 +314,7 @@ troupe_run() { # troupe_run NAME REP [VARIANT]
 # one addition: for the benchmarks in GROUPS (bench=field,field ...) those fields join
 # the group id, so persist writers=1 and writers=100 are medians of their own; the
 # output line starts with the id (peer= bench= <group fields> runs= ...).
-BENCH_GROUPS=${BENCH_GROUPS:-"persist=writers recover=events,snapshot remote_pingpong=payload,sealed remote_pipelined=payload,sealed workflow=workers"}
+BENCH_GROUPS=${BENCH_GROUPS:-"persist=writers recover=events,snapshot remote_pingpong=payload,sealed remote_pipelined=payload,sealed workflow=workers events=subs,unfiltered,bus"}
 bench_medians() {
   awk -v groups="$BENCH_GROUPS" '
   BEGIN {
