@@ -130,6 +130,7 @@ struct tr_worker {
   _Atomic uint64_t progress;            /* actor runs so far (steal heuristics) */
   uint64_t seen_progress[64];           /* last progress seen per victim */
   _Atomic int sleeping;
+  int in_poll;                          /* inside the sleeping uv_run (sched.c) */
   uint32_t runnext_streak;
   uint32_t ticks;
   uint32_t checkpoints;

@@ -190,6 +190,11 @@ static void wake_one(tr_system *sys) {
 void tr_sched_make_runnable(tr_system *sys, tr_actor *a) {
   tr_worker *w = tr_tls_worker;
   if (w && w->sys == sys) {
+    /* a timer or I/O callback of the sleeping loop: the loop runs due
+     * timers before it blocks, and would block with this actor in its
+     * runnext, where no other thread takes it and later senders see it
+     * scheduled and wake no one. uv_stop makes this turn not block. */
+    if (w->in_poll) uv_stop(&w->loop);
     tr_actor *cur = atomic_load_explicit(&w->runnext, memory_order_relaxed);
     if (cur && tr_actor_depth(cur) >
                    TR_HELP_DEPTH) {
@@ -358,7 +363,9 @@ static void worker_main(void *arg) {
     }
     tr_ebr_offline(w->ebr);
     w->ebr->depth = 0;
+    w->in_poll = 1;
     uv_run(&w->loop, UV_RUN_ONCE);
+    w->in_poll = 0;
     tr_ebr_enter(&sys->ebr, w->ebr);
     int expect = 1;
     if (atomic_compare_exchange_strong(&w->sleeping, &expect, 0))

@@ -2,7 +2,7 @@
  * cancelled from the timer's own message, timers of exiting actors. */
 #include "harness.h"
 
-enum { T_START = 1, T_TICK, T_ONCE, T_SPIN, T_ARM };
+enum { T_START = 1, T_TICK, T_ONCE, T_SPIN, T_ARM, T_ONESHOT };
 
 typedef struct {
   _Atomic int64_t *ticks, *once, *after_fire_cases;
@@ -39,6 +39,9 @@ static int tm_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     if (rc < 0) return rc;
     return tr_timer_cancel(ctx, id);
   }
+  case T_ONESHOT: /* first in 1 ms, then hourly: its loop has nothing due after it
+                    * (a one-shot's handle closing would end the loop's turn) */
+    return tr_timer_start(ctx, 1, 3600 * 1000, T_ONCE, NULL, 0, NULL);
   case T_SPIN: {
     /* a 1 ms timer, then wait in this callback until its message is queued
      * (when it lives on the other thread's loop) before cancelling it */
@@ -131,8 +134,28 @@ static void test_timers_of_exiting_actor(void **st) {
   tr_system_free(sys);
 }
 
+/* A timer that comes due while its scheduler spins fires when the scheduler
+ * goes to sleep, at the top of its loop's turn, before the loop blocks. The
+ * actor it makes runnable must run then, not when something else next wakes
+ * that thread: with one thread and no other timer, nothing else would. */
+static void test_timer_due_while_spinning(void **st) {
+  tr_config cfg = {.threads = 1, .spin_us = 20000}; /* the 1 ms timer is due within the spin */
+  tr_system *sys = NULL;
+  assert_int_equal(tr_system_new(&cfg, &sys), 0);
+  _Atomic int64_t ticks = 0, once = 0, aff = 0;
+  tm_arg a = {&ticks, &once, &aff};
+  tr_ref t;
+  assert_int_equal(tr_system_spawn(sys, &tm_b, &a, NULL, &t), 0);
+  for (int64_t i = 1; i <= 5; i++) {
+    assert_int_equal(tr_system_send(sys, t, T_ONESHOT, NULL, 0), 0);
+    assert_int_equal(t_wait_ge(&once, i), i);
+  }
+  tr_system_free(sys);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_timer_due_while_spinning),
       cmocka_unit_test(test_send_after),
       cmocka_unit_test(test_cancel_before_fire),
       cmocka_unit_test(test_cancel_after_fire),
