@@ -1,8 +1,9 @@
 /* test_timer.c - send-after, periodic, cancelled before and after firing,
- * cancelled from the timer's own message, timers of exiting actors. */
+ * cancelled from the timer's own message, timers of exiting actors, a
+ * timer that comes due while its scheduler spins. */
 #include "harness.h"
 
-enum { T_START = 1, T_TICK, T_ONCE, T_SPIN, T_ARM, T_ONESHOT };
+enum { T_START = 1, T_TICK, T_ONCE, T_SPIN, T_ARM, T_HOURLY };
 
 typedef struct {
   _Atomic int64_t *ticks, *once, *after_fire_cases;
@@ -39,7 +40,7 @@ static int tm_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     if (rc < 0) return rc;
     return tr_timer_cancel(ctx, id);
   }
-  case T_ONESHOT: /* first in 1 ms, then hourly: its loop has nothing due after it
+  case T_HOURLY: /* first in 1 ms, then hourly: its loop has nothing due after it
                     * (a one-shot's handle closing would end the loop's turn) */
     return tr_timer_start(ctx, 1, 3600 * 1000, T_ONCE, NULL, 0, NULL);
   case T_SPIN: {
@@ -147,7 +148,7 @@ static void test_timer_due_while_spinning(void **st) {
   tr_ref t;
   assert_int_equal(tr_system_spawn(sys, &tm_b, &a, NULL, &t), 0);
   for (int64_t i = 1; i <= 5; i++) {
-    assert_int_equal(tr_system_send(sys, t, T_ONESHOT, NULL, 0), 0);
+    assert_int_equal(tr_system_send(sys, t, T_HOURLY, NULL, 0), 0);
     assert_int_equal(t_wait_ge(&once, i), i);
   }
   tr_system_free(sys);
