@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "actors/events/ev_actor.h"
+#include "actors/events/ev_query.h"
 #include "actors/workflow/index.h"
 #include "troupe/persist.h"
 #include "troupe/virtual.h"
@@ -52,10 +53,54 @@ static ev_write *pending(ev_state *s) {
   return s->pend;
 }
 
+struct relag {
+  ev_lag *l;
+  uint64_t now;
+};
+
+static int relag_one(void *arg, uint64_t id, const ev_view *e, const void *p, size_t n) {
+  (void)p, (void)n;
+  struct relag *r = arg;
+  int rc = ev_lag_add_event(r->l, e, id, r->now);
+  return rc == TR_ENOMEM ? rc : 0; /* a value the index cannot hold was never queryable */
+}
+
+/* Fills the lag again from the events after indexed_to (durable): at
+ * activation, and when adding to it failed (out of memory). */
+static int lag_rebuild(ev_state *s) {
+  ev_lag_clear(&s->lag);
+  s->lag_lost = false;
+  if (s->meta.indexed_to >= s->last || s->first > s->last) return 0;
+  uint64_t lo = s->meta.indexed_to + 1 > s->first ? s->meta.indexed_to + 1 : s->first;
+  ev_scope sc = {s->st, &s->tb, s->topic, s->qname, s->first, s->last, NULL, 0};
+  struct relag r = {&s->lag, ev_lag_clock()};
+  tr_store_view *v;
+  int rc = tr_store_view_begin(s->st, &v);
+  if (rc == 0) {
+    rc = ev_scan(&sc, v, lo, s->last, relag_one, &r);
+    tr_store_view_end(v);
+  }
+  if (rc < 0) {
+    ev_lag_clear(&s->lag);
+    s->lag_lost = true;
+    tr_log(TR_LOG_WARN, "events", "events/%s: the index's held-back entries could not be read: %s",
+           s->topic, tr_strerror(rc));
+  }
+  return rc;
+}
+
+int ev_lag_mend(ev_state *s) { return s->lag_lost ? lag_rebuild(s) : 0; }
+
 /* Starts the next write when none is in flight and there is something to
- * write (events, or retention that is due). */
+ * write (events, retention that is due, or held-back index entries that
+ * are). After a write that carried lag entries failed, none go until a
+ * tick later: a failure (store full, closing) is not retried in a loop,
+ * and new events are not held up by entries that may be its cause. */
 void ev_flush(tr_ctx *ctx, ev_state *s, bool retention) {
-  if (s->flight || (!s->pend && !retention)) return;
+  if (s->flight) return;
+  uint64_t now = ev_lag_clock();
+  bool lag_ok = now >= s->lag_retry;
+  if (!s->pend && !retention && !(lag_ok && ev_lag_due(&s->lag, now))) return;
   ev_write *w = s->pend ? s->pend : calloc(1, sizeof *w);
   if (!w) return;
   s->pend = NULL;
@@ -63,10 +108,13 @@ void ev_flush(tr_ctx *ctx, ev_state *s, bool retention) {
   w->tb = s->tb;
   w->sys = tr_actor_system(ctx);
   w->self = tr_actor_self(ctx);
+  /* without a whole lag the write leaves indexed_to where it is */
+  bool whole = lag_ok && ev_lag_mend(s) == 0;
   tr_store_view *v;
   int rc = tr_store_view_begin(s->st, &v);
   if (rc == 0) {
-    ev_build_in in = {s->topic, s->qname, s->first, s->last, ev_now_ms(), s->meta};
+    ev_build_in in = {s->topic, s->qname, s->first, s->last, ev_now_ms(), s->meta,
+                      whole ? &s->lag : NULL, now};
     rc = ev_write_build(w, s->st, v, &in);
     tr_store_view_end(v);
   }
@@ -100,6 +148,15 @@ void ev_write_landed(tr_ctx *ctx, ev_state *s) {
     if (w->nev == 0) s->last = w->first_id - 1;
     if (w->drop_upto) s->first = w->drop_upto + 1;
     s->meta.bytes = w->meta.bytes; /* settings may have changed meanwhile */
+    s->meta.indexed_to = w->meta.indexed_to;
+    ev_lag_landed(&s->lag, true); /* the entries it wrote */
+    uint64_t now = ev_lag_clock();
+    for (uint32_t i = 0; i < w->nev && !s->lag_lost; i++)
+      if (ev_lag_add_event(&s->lag, &w->ev[i].view, w->first_id + i, now) == TR_ENOMEM)
+        s->lag_lost = true; /* the next write rebuilds it from the store */
+  } else {
+    ev_lag_landed(&s->lag, false); /* the entries it took wait again */
+    s->lag_retry = ev_lag_clock() + TICK_MS; /* ev_flush: not in a loop */
   }
   for (uint32_t i = 0; i < w->nwaiters; i++) {
     ev_waiter *x = &w->waiters[i];
@@ -135,6 +192,7 @@ void ev_write_landed(tr_ctx *ctx, ev_state *s) {
     tr_log(TR_LOG_WARN, "events", "events/%s: a write failed: %s", s->topic, tr_strerror(st));
   ev_write_free(w);
   ev_flush(ctx, s, false);
+  ev_timer_update(ctx, s); /* held-back entries are written by a tick once idle */
 }
 
 /* ------------------------------------------------------------ publishing */
@@ -308,7 +366,7 @@ static int on_retention(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
   }
   if (!ha && !hb) {
     tr_pack pk = TR_PACK_INIT;
-    tr_pack_map(&pk, 8);
+    tr_pack_map(&pk, 9);
     tr_pack_str(&pk, "ok");
     tr_pack_bool(&pk, 1);
     tr_pack_str(&pk, "max_age_ms");
@@ -323,6 +381,8 @@ static int on_retention(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
     tr_pack_uint(&pk, s->first);
     tr_pack_str(&pk, "last");
     tr_pack_uint(&pk, s->last);
+    tr_pack_str(&pk, "indexed"); /* ids up to here are in every index */
+    tr_pack_uint(&pk, s->meta.indexed_to);
     tr_pack_kv_str(&pk, "topic", s->topic);
     rc = ev_reply_pack(ctx, m, &pk);
     tr_pack_free(&pk);
@@ -353,7 +413,8 @@ static int on_retention(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
  * retention to apply): its messages count as activity, and a topic with
  * nothing to do should passivate when idle. */
 void ev_timer_update(tr_ctx *ctx, ev_state *s) {
-  bool need = s->subs || s->meta.max_age_ms || s->meta.max_bytes || s->nreads;
+  bool need = s->subs || s->meta.max_age_ms || s->meta.max_bytes || s->nreads || s->lag.head ||
+              s->lag_lost;
   if (need && !s->timer) {
     if (tr_timer_start(ctx, TICK_MS, TICK_MS, EV_I_TICK, NULL, 0, &s->timer) < 0) s->timer = 0;
   } else if (!need && s->timer) {
@@ -388,6 +449,8 @@ static int ev_init(tr_ctx *ctx, void *state, const void *arg) {
   }
   tr_store_view_end(v);
   if (rc < 0) return rc;
+  if (s->meta.indexed_to > s->last) s->meta.indexed_to = s->last; /* the first layout: all */
+  lag_rebuild(s); /* on failure the next write tries again */
   ev_timer_update(ctx, s);
   return 0;
 }
@@ -418,6 +481,8 @@ static int ev_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     ev_subs_tick(ctx, s);
     if (s->meta.max_age_ms || (s->meta.max_bytes && s->meta.bytes > s->meta.max_bytes))
       ev_flush(ctx, s, true);
+    else
+      ev_flush(ctx, s, s->lag_lost); /* held-back entries that are due */
     ev_timer_update(ctx, s);
     return 0;
   default:
@@ -438,6 +503,7 @@ static void ev_terminate(tr_ctx *ctx, void *state, int reason) {
   }
   ev_write_free(s->pend); /* not written: their askers time out */
   s->pend = NULL;
+  ev_lag_free(&s->lag); /* the next activation rebuilds it */
   ev_subs_free(s);
 }
 

@@ -3,6 +3,7 @@
 #ifndef TR_EV_ACTOR_H
 #define TR_EV_ACTOR_H
 
+#include "actors/events/ev_lag.h"
 #include "actors/events/ev_write.h"
 
 typedef struct ev_sub {
@@ -40,6 +41,9 @@ typedef struct ev_state {
   uint64_t dropped_log; /* when that was last logged (ms) */
   ev_asker reads[EV_READS_MAX];
   uint32_t nreads;
+  ev_lag lag;           /* pi and bk entries of durable events, not written yet */
+  bool lag_lost;        /* the lag misses entries: rebuild it before a write */
+  uint64_t lag_retry;   /* a write with lag entries failed: none until then (lag clock) */
 } ev_state;
 
 /* Writes (ev_actor.c). */
@@ -50,6 +54,9 @@ int ev_reply_pack(tr_ctx *ctx, const tr_msg *m, tr_pack *pk);
 int ev_reply_err(tr_ctx *ctx, const tr_msg *m, int code, const char *text);
 /* Starts or stops the tick as leases and retention need it. */
 void ev_timer_update(tr_ctx *ctx, ev_state *s);
+/* Makes the lag whole again if it lost entries (ev_actor.c); 0 or the error
+ * that kept it from being read (the lag stays lost). */
+int ev_lag_mend(ev_state *s);
 
 /* Reads (ev_read.c): TR_EV_QUERY, _COUNT, _DISTINCT and _FUNNEL run on the
  * blocking pool; the asker is answered when EV_I_READ comes back. */

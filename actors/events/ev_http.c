@@ -512,7 +512,7 @@ static int on_reply(tr_ctx *ctx, hreq *r, const tr_msg *m) {
     json_object_set_new(o, "steps", rows_json(&u, r->ep));
     break;
   case EP_RET_GET: {
-    const char *ks[] = {"max_age_ms", "max_bytes", "events", "bytes", "first", "last"};
+    const char *ks[] = {"max_age_ms", "max_bytes", "events", "bytes", "first", "last", "indexed"};
     for (size_t i = 0; i < sizeof ks / sizeof *ks; i++) {
       v = 0;
       tr_unpack_find_uint(&u, ks[i], &v);

@@ -7,11 +7,14 @@
  *       pi?, bk?, attrs?, data?} (no id, no topic: both are implied).
  *   table "events.ix": topic NUL field(1) len(1) value id(BE64) -> "":
  *       the ids per type ('t'), process instance ('p') and business key
- *       ('b'), so queries by them read only their events.
+ *       ('b'), so queries by them read only their events. 't' entries are
+ *       written with their events; 'p' and 'b' ones up to EV_LAG_MS later,
+ *       several per page (ev_lag.h), and meta's indexed_to says how far.
  *   table "events.cnt": topic NUL gran(1: m h d) start(BE64) type -> count
  *       (BE64): counts per bucket and type, kept at ingest in the same
  *       transaction as the events, so a count never scans events.
- *   table "events.meta": topic -> bytes, max_age_ms, max_bytes (BE64 each).
+ *   table "events.meta": topic -> bytes, max_age_ms, max_bytes, indexed_to
+ *       (BE64 each).
  * The actor keeps no journal: its state (last id, bytes, retention) is read
  * from these at activation; subscriptions live in memory only.
  *
@@ -106,13 +109,17 @@ int ev_id_at_time(const ev_reader *r, uint64_t lo, uint64_t hi, uint64_t t, uint
 /* One event by id: TR_ENOENT if gone. *p borrowed from the view. */
 int ev_get(const ev_reader *r, uint64_t id, const void **p, size_t *n);
 
-/* The topic's durable state, read at activation. */
+/* The topic's durable state, read at activation. indexed_to: every event
+ * with id <= it has all its index entries written (ev_lag.h); a meta of
+ * the first layout (24 bytes, from before entries were held back) reads as
+ * UINT64_MAX: everything. */
 typedef struct ev_meta {
-  uint64_t bytes, max_age_ms, max_bytes;
+  uint64_t bytes, max_age_ms, max_bytes, indexed_to;
 } ev_meta;
+enum { EV_META_SIZE = 32 };
 int ev_meta_load(tr_store *st, tr_store_view *v, const ev_tables *t, const char *topic,
                  ev_meta *out);
-void ev_meta_encode(const ev_meta *m, uint8_t out[24]);
+void ev_meta_encode(const ev_meta *m, uint8_t out[EV_META_SIZE]);
 
 /* The reads of the warehouse (ev_query.c, ev_agg.c): each answers the
  * request map req into out (the caller's pack) as {ok: true, ...} or
@@ -123,6 +130,10 @@ typedef struct ev_scope {
   const char *topic;
   const char *qname;
   uint64_t first, last;
+  /* the ids of the filter's pi (else bk) whose index entries were held
+   * back when the read was asked (ev_lag.h): increasing, <= last */
+  const uint64_t *held;
+  uint32_t nheld;
 } ev_scope;
 int ev_query(const ev_scope *s, const tr_unpack *req, tr_pack *out, char *err, size_t cap);
 int ev_count(const ev_scope *s, const tr_unpack *req, tr_pack *out, char *err, size_t cap);

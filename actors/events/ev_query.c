@@ -110,16 +110,37 @@ static int scan_desc(const ev_scope *s, tr_store_view *v, uint64_t lo, uint64_t 
   return rc < 0 ? rc : 0;
 }
 
-/* By an index: the ids of one value in [lo, hi], in order. */
+/* By an index: the ids of one value in [lo, hi], in order, merged with
+ * the ids whose entries were held back when the read was asked (held:
+ * increasing; an id in both is given once). */
 struct ixscan {
   const ev_scope *s;
   tr_store_view *v;
   size_t plen;
   uint64_t hi;
+  const uint64_t *held, *held_end;
   ev_scan_fn fn;
   void *arg;
   int stop;
 };
+
+/* One event by id to the callback; one that is gone (dropped) is skipped. */
+static int ix_emit(struct ixscan *c, uint64_t id) {
+  ev_reader r = {c->s->st, c->v, c->s->qname, strlen(c->s->qname)};
+  const void *p;
+  size_t n;
+  ev_view e;
+  if (ev_get(&r, id, &p, &n) < 0 || ev_view_parse(p, n, &e) < 0) return 0;
+  return c->stop = c->fn(c->arg, id, &e, p, n);
+}
+
+/* The held ids before id (all of them up to hi if id is 0); 1 to stop. */
+static int ix_held_upto(struct ixscan *c, uint64_t id) {
+  for (; c->held < c->held_end && (!id || *c->held < id) && *c->held <= c->hi; c->held++)
+    if (ix_emit(c, *c->held)) return 1;
+  if (id && c->held < c->held_end && *c->held == id) c->held++; /* in both */
+  return 0;
+}
 
 static int ix_one(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
   (void)val, (void)vlen;
@@ -128,22 +149,20 @@ static int ix_one(void *arg, const void *key, size_t klen, const void *val, size
   uint64_t id = 0;
   for (int i = 0; i < 8; i++) id = id << 8 | ((const uint8_t *)key)[c->plen + i];
   if (id > c->hi) return 1;
-  ev_reader r = {c->s->st, c->v, c->s->qname, strlen(c->s->qname)};
-  const void *p;
-  size_t n;
-  ev_view e;
-  if (ev_get(&r, id, &p, &n) < 0 || ev_view_parse(p, n, &e) < 0) return 0; /* dropped */
-  return (c->stop = c->fn(c->arg, id, &e, p, n)) ? 1 : 0;
+  if (ix_held_upto(c, id)) return 1;
+  return ix_emit(c, id) ? 1 : 0;
 }
 
 static int scan_ix(const ev_scope *s, tr_store_view *v, char field, const char *val, uint64_t lo,
-                   uint64_t hi, ev_scan_fn fn, void *arg) {
+                   uint64_t hi, const uint64_t *held, uint32_t nheld, ev_scan_fn fn, void *arg) {
   uint8_t start[TR_STORE_MAX_KEY];
   ev_str sv = {val, strlen(val)};
   size_t n = ev_ix_key(start, s->topic, field, sv, lo);
-  struct ixscan c = {s, v, n - 8, hi, fn, arg, 0};
+  struct ixscan c = {s, v, n - 8, hi, held, held + nheld, fn, arg, 0};
+  while (c.held < c.held_end && *c.held < lo) c.held++;
   int rc = tr_table_scan_from(s->st, v, s->tb->ix, start, n - 8, start, n, ix_one, &c);
   if (rc < 0) return rc;
+  if (!c.stop) ix_held_upto(&c, 0); /* held ids after the last indexed one */
   return c.stop < 0 ? c.stop : 0;
 }
 
@@ -154,7 +173,11 @@ int ev_scan_filtered(const ev_scope *s, tr_store_view *v, const ev_filter *f, ui
     /* pi and bk pick few events; desc over them is rare: collect and turn */
     char field = f->pi ? 'p' : f->bk ? 'b' : f->ntypes == 1 ? 't' : 0;
     const char *val = f->pi ? f->pi : f->bk ? f->bk : field ? f->types[0] : NULL;
-    if (field && !desc) return scan_ix(s, v, field, val, lo, hi, fn, arg);
+    /* pi and bk: with the held-back ids (ev_lag.h); a type's entries are
+     * written with their events */
+    if (field && !desc)
+      return field == 't' ? scan_ix(s, v, field, val, lo, hi, NULL, 0, fn, arg)
+                          : scan_ix(s, v, field, val, lo, hi, s->held, s->nheld, fn, arg);
   }
   return desc ? scan_desc(s, v, lo, hi, fn, arg) : ev_scan(s, v, lo, hi, fn, arg);
 }

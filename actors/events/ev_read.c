@@ -24,9 +24,38 @@ typedef struct read_job {
   uint32_t type;
   char topic[TR_EV_TOPIC_MAX + 1];
   char qname[TR_EV_TOPIC_MAX + 8];
+  uint64_t *held; /* owned: ev_scope.held */
+  uint32_t nheld;
   size_t len;
   uint8_t req[];
 } read_job;
+
+/* The held-back index entries of the request's pi (else bk), as the index
+ * scan will choose them (ev_scan_filtered): copied, as the lag changes
+ * while the job runs. With them the read misses nothing: an event durable
+ * now has its entry in the lag now (copied), or in a write that landed
+ * before now (in the index of the job's view, which begins later). A
+ * request that does not parse gets none (the job reports the error). */
+static int copy_held(ev_state *s, const tr_msg *m, read_job *j) {
+  tr_unpack u;
+  tr_unpack_init(&u, m->data, m->len);
+  ev_filter f;
+  char err[8];
+  int rc = ev_filter_parse(&u, &f, err, sizeof err);
+  if (rc < 0) return rc == TR_ENOMEM ? rc : 0;
+  const char *v = f.pi ? f.pi : f.bk;
+  if (v && (rc = ev_lag_mend(s)) < 0) { /* it would miss the entries the lag lost */
+    ev_filter_free(&f);
+    return rc;
+  }
+  const uint64_t *ids;
+  uint32_t n = v ? ev_lag_find(&s->lag, f.pi ? 'p' : 'b', (ev_str){v, strlen(v)}, &ids) : 0;
+  while (n && ids[n - 1] > s->last) n--; /* cannot be: the lag holds durable ids */
+  if (n && !(j->held = malloc(n * sizeof *j->held))) rc = TR_ENOMEM;
+  else if (n) memcpy(j->held, ids, n * sizeof *ids), j->nheld = n;
+  ev_filter_free(&f);
+  return rc;
+}
 
 void (*ev_read_hook)(void); /* tests: runs at the start of every read job */
 
@@ -35,7 +64,7 @@ void (*ev_read_hook)(void); /* tests: runs at the start of every read job */
 static int read_run(void *arg, tr_buf *out) {
   read_job *j = arg;
   if (ev_read_hook) ev_read_hook();
-  ev_scope sc = {j->st, &j->tb, j->topic, j->qname, j->first, j->last};
+  ev_scope sc = {j->st, &j->tb, j->topic, j->qname, j->first, j->last, j->held, j->nheld};
   char err[320] = "";
   tr_unpack u;
   tr_unpack_init(&u, j->req, j->len);
@@ -47,6 +76,7 @@ static int read_run(void *arg, tr_buf *out) {
   case TR_EV_DISTINCT: rc = ev_distinct(&sc, &u, &pk, err, sizeof err); break;
   default: rc = ev_funnel(&sc, &u, &pk, err, sizeof err); break;
   }
+  free(j->held);
   free(j);
   if (rc == 0 && pk.err) rc = pk.err, snprintf(err, sizeof err, "the answer could not be built (too big?)");
   if (rc < 0) {
@@ -80,9 +110,17 @@ int ev_read_start(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
   memcpy(j->topic, s->topic, sizeof j->topic);
   memcpy(j->qname, s->qname, sizeof j->qname);
   memcpy(j->req, m->data, m->len);
-  ev_asker *r = &s->reads[s->nreads];
-  int rc = tr_blocking_submit(ctx, read_run, j, EV_I_READ, &r->job);
+  int rc = copy_held(s, m, j);
   if (rc < 0) {
+    free(j);
+    return ev_reply_err(ctx, m, rc == TR_ENOMEM ? TR_ENOMEM : TR_EAGAIN,
+                        rc == TR_ENOMEM ? "out of memory"
+                                        : "the index's newest entries could not be read; try again");
+  }
+  ev_asker *r = &s->reads[s->nreads];
+  rc = tr_blocking_submit(ctx, read_run, j, EV_I_READ, &r->job);
+  if (rc < 0) {
+    free(j->held);
     free(j);
     return ev_reply_err(ctx, m, rc, "the read could not be started");
   }

@@ -112,10 +112,11 @@ int ev_id_at_time(const ev_reader *r, uint64_t lo, uint64_t hi, uint64_t t, uint
   return 0;
 }
 
-void ev_meta_encode(const ev_meta *m, uint8_t out[24]) {
+void ev_meta_encode(const ev_meta *m, uint8_t out[EV_META_SIZE]) {
   be64(out, m->bytes);
   be64(out + 8, m->max_age_ms);
   be64(out + 16, m->max_bytes);
+  be64(out + 24, m->indexed_to);
 }
 
 int ev_meta_load(tr_store *st, tr_store_view *v, const ev_tables *t, const char *topic,
@@ -126,10 +127,11 @@ int ev_meta_load(tr_store *st, tr_store_view *v, const ev_tables *t, const char 
   int rc = tr_table_get(st, v, t->meta, topic, strlen(topic), &p, &n);
   if (rc == TR_ENOENT) return 0;
   if (rc < 0) return rc;
-  if (n != 24) return TR_ECORRUPT;
+  if (n != 24 && n != EV_META_SIZE) return TR_ECORRUPT;
   out->bytes = rd64(p);
   out->max_age_ms = rd64((const uint8_t *)p + 8);
   out->max_bytes = rd64((const uint8_t *)p + 16);
+  out->indexed_to = n == EV_META_SIZE ? rd64((const uint8_t *)p + 24) : UINT64_MAX;
   return 0;
 }
 

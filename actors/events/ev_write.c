@@ -9,6 +9,8 @@
 
 #include "actors/events/ev_write.h"
 
+#include "actors/events/ev_lag.h"
+
 /* ------------------------------------------------------------ arena */
 
 enum { ARENA_BLOCK = 64 * 1024 };
@@ -106,16 +108,37 @@ static int count_event(ev_write *w, deltas *ds, const char *topic, const ev_view
   return 0;
 }
 
-/* The index entries of an event: put (ingest) or del (retention). */
+static int index_one(ev_write *w, const char *topic, char field, ev_str v, uint64_t id, bool put) {
+  uint8_t *k = arena_alloc(w, 1 + strlen(topic) + 2 + v.n + 8);
+  tr_store_op *o = op_new(w);
+  if (!k || !o) return TR_ENOMEM;
+  size_t n = ev_ix_key(k, topic, field, v, id);
+  *o = put ? tr_op_put(w->tb.ix, k, n, "", 0) : tr_op_del(w->tb.ix, k, n);
+  return 0;
+}
+
+/* The index entries of an event: its type's at ingest (pi and bk ones
+ * wait in the lag), all of them at retention. */
 static int index_event(ev_write *w, const char *topic, const ev_view *e, uint64_t id, bool put) {
   const struct { char f; ev_str v; } fs[3] = {{'t', e->type}, {'p', e->pi}, {'b', e->bk}};
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < (put ? 1 : 3); i++) {
     if (!fs[i].v.p) continue;
-    uint8_t *k = arena_alloc(w, 1 + strlen(topic) + 2 + fs[i].v.n + 8);
-    tr_store_op *o = op_new(w);
-    if (!k || !o) return TR_ENOMEM;
-    size_t n = ev_ix_key(k, topic, fs[i].f, fs[i].v, id);
-    *o = put ? tr_op_put(w->tb.ix, k, n, "", 0) : tr_op_del(w->tb.ix, k, n);
+    int rc = index_one(w, topic, fs[i].f, fs[i].v, id, put);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+struct flush_ctx {
+  ev_write *w;
+  const char *topic;
+};
+
+static int flush_one(void *arg, char field, ev_str v, const uint64_t *ids, uint32_t n) {
+  struct flush_ctx *c = arg;
+  for (uint32_t i = 0; i < n; i++) {
+    int rc = index_one(c->w, c->topic, field, v, ids[i], true);
+    if (rc < 0) return rc;
   }
   return 0;
 }
@@ -136,7 +159,7 @@ struct drop_ctx {
   ev_write *w;
   deltas *ds;
   const char *topic;
-  uint64_t now, cutoff, max_bytes, bytes, upto;
+  uint64_t now, cutoff, max_bytes, bytes, upto, indexed_to;
   uint32_t left;
   int err;
 };
@@ -147,7 +170,7 @@ static int drop_one(void *arg, uint64_t id, const void *p, size_t n) {
   if (ev_view_parse(p, n, &e) < 0) e = (ev_view){.type = {"?", 1}}; /* dropped all the same */
   bool old = c->cutoff && e.time < c->cutoff;
   bool big = c->max_bytes && c->bytes > c->max_bytes;
-  if (!old && !big) return 1;
+  if ((!old && !big) || id > c->indexed_to) return 1; /* later: its entries wait in the lag */
   if (e.type.p && (c->err = count_event(c->w, c->ds, c->topic, &e, -1)) < 0) return c->err;
   if ((c->err = index_event(c->w, c->topic, &e, id, false)) < 0) return c->err;
   c->bytes -= n < c->bytes ? n : c->bytes;
@@ -176,14 +199,29 @@ int ev_write_build(ev_write *w, tr_store *st, tr_store_view *v, const ev_build_i
         (rc = index_event(w, in->topic, e, w->first_id + i, true)) == 0)
       rc = count_event(w, &ds, in->topic, e, 1);
   }
-  /* retention: only what is durable already, oldest first, a bounded step
-   * per write (the next tick goes on) */
+  /* held-back pi and bk entries that are due (all of them when too many
+   * wait, or when the size bound needs events dropped now), then how far
+   * the index is complete once this write is durable: up to the oldest
+   * entry still held back, or to every event durable before this write
+   * (this write's own entries join the lag when it lands) */
+  bool over = in->meta.max_bytes && w->meta.bytes > in->meta.max_bytes;
+  if (rc == 0 && in->lag) {
+    struct flush_ctx fc = {w, in->topic};
+    int64_t t = ev_lag_take(in->lag, in->lag_now, over || in->lag->nids > EV_LAG_MAX,
+                            EV_LAG_BUDGET + 4ull * w->nev, flush_one, &fc);
+    if (t < 0) rc = (int)t;
+  }
+  if (in->lag) {
+    uint64_t oldest = ev_lag_oldest(in->lag);
+    w->meta.indexed_to = oldest ? oldest - 1 : in->last;
+  }
+  /* retention: only what is durable already and fully indexed, oldest
+   * first, a bounded step per write (the next tick goes on) */
   uint64_t cutoff = in->meta.max_age_ms && in->now > in->meta.max_age_ms
                         ? in->now - in->meta.max_age_ms : 0;
-  if (rc == 0 && in->first <= in->last && (cutoff || (in->meta.max_bytes &&
-                                                      w->meta.bytes > in->meta.max_bytes))) {
+  if (rc == 0 && in->first <= in->last && (cutoff || over)) {
     struct drop_ctx c = {w, &ds, in->topic, in->now, cutoff, in->meta.max_bytes, w->meta.bytes,
-                         0, 20000, 0};
+                         0, w->meta.indexed_to, 20000, 0};
     rc = tr_queue_read(st, v, in->qname, strlen(in->qname), in->first, 20000, drop_one, &c);
     if (rc >= 0) rc = c.err;
     if (rc == 0 && c.upto) {
@@ -223,7 +261,7 @@ int ev_write_build(ev_write *w, tr_store *st, tr_store_view *v, const ev_build_i
     tr_store_op *o = op_new(w);
     if (!o) return TR_ENOMEM;
     ev_meta_encode(&w->meta, w->metabuf);
-    *o = tr_op_put(w->tb.meta, in->topic, strlen(in->topic), w->metabuf, 24);
+    *o = tr_op_put(w->tb.meta, in->topic, strlen(in->topic), w->metabuf, EV_META_SIZE);
   }
   return rc;
 }

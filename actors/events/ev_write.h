@@ -41,17 +41,23 @@ typedef struct ev_write {
   uint64_t first_id;  /* id of ev[0] */
   uint64_t drop_upto; /* retention: ids <= this are dropped (0: none) */
   ev_meta meta;       /* the topic's meta once this write is durable */
-  uint8_t metabuf[24];
+  uint8_t metabuf[EV_META_SIZE];
   struct ev_block *blocks;
 } ev_write;
+
+struct ev_lag;
 
 typedef struct ev_build_in {
   const char *topic, *qname;
   uint64_t first, last, now; /* ids durable now */
   ev_meta meta;
+  struct ev_lag *lag; /* held-back entries: the due ones are taken out */
+  uint64_t lag_now;   /* ev_lag_clock() */
 } ev_build_in;
 
-/* Fills w->ops from w->ev and retention, reading counters through v. */
+/* Fills w->ops from w->ev, the due entries of in->lag and retention,
+ * reading counters through v. Entries it takes from the lag are in flight
+ * even if it fails: the write's landing tells the lag how it went. */
 int ev_write_build(ev_write *w, tr_store *st, tr_store_view *v, const ev_build_in *in);
 /* Frees w and everything it owns. */
 void ev_write_free(ev_write *w);

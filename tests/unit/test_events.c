@@ -17,6 +17,7 @@
 
 static tr_system *g_sys;
 static char g_dir[64];
+static uint64_t g_map_limit; /* of the next start; 0: the default */
 
 static int rm_cb(const char *p, const struct stat *sb, int f, struct FTW *ftw) {
   (void)sb, (void)f, (void)ftw;
@@ -107,7 +108,7 @@ static tr_ref sub_start(int i, const char *req_json) {
 /* ------------------------------------------------------------ helpers */
 
 static void start(void) {
-  tr_config cfg = {.data_dir = g_dir, .durability = TR_DURABLE_NOSYNC};
+  tr_config cfg = {.data_dir = g_dir, .durability = TR_DURABLE_NOSYNC, .map_limit = g_map_limit};
   assert_int_equal(tr_system_new(&cfg, &g_sys), 0);
   assert_int_equal(tr_events_register(g_sys, 0), 0);
 }
@@ -587,6 +588,356 @@ static void test_retention(void **st) {
   assert_int_equal(query_ids("ret", "{}", ids, 200, NULL), 25);
 }
 
+/* ------------------------------------------------------------ held-back index entries */
+
+/* A model of the lag: the pending ids of each value, and when the first
+ * of them came. */
+enum { LV = 700 };
+typedef struct lag_model {
+  uint64_t pend[LV][64];
+  uint32_t npend[LV];
+  uint64_t since[LV];
+  uint64_t now, last_since, taken;
+  bool all;
+} lag_model;
+
+static int lag_check(void *arg, char field, ev_str v, const uint64_t *ids, uint32_t n) {
+  lag_model *m = arg;
+  unsigned k;
+  assert_int_equal(sscanf(v.p, "v%u", &k), 1);
+  assert_true(k < LV);
+  assert_int_equal(field, k % 2 ? 'p' : 'b');
+  /* the value with all its pending ids, in order, and only if due */
+  assert_int_equal(n, m->npend[k]);
+  for (uint32_t i = 0; i < n; i++) assert_int_equal(ids[i], m->pend[k][i]);
+  assert_true(m->all || m->since[k] + EV_LAG_MS <= m->now);
+  /* oldest first */
+  assert_true(m->since[k] >= m->last_since);
+  m->last_since = m->since[k];
+  m->npend[k] = 0;
+  m->taken += n;
+  return 0;
+}
+
+/* The lag on its own, against the model: values come out oldest first,
+ * each with all its ids in order, only when due (or all), and stop once
+ * the budget is reached; in flight they are still found and take no new
+ * ids; a failed write puts them back first in line; the smallest waiting
+ * id is always known; the hash stays right through many removals (a value
+ * taken out and added again is a new one). */
+static void test_lag_structure(void **st) {
+  (void)st;
+  static lag_model m;
+  memset(&m, 0, sizeof m);
+  ev_lag l = {0};
+  uint64_t id = 0, seed = 42, total = 0;
+  m.now = 1000000;
+  for (int round = 0; round < 400; round++) {
+    for (int k = 0; k < 100; k++) {
+      seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+      uint32_t v = (uint32_t)(seed >> 33) % LV;
+      if (m.npend[v] == 64) continue;
+      char name[16];
+      int n = snprintf(name, sizeof name, "v%u", v);
+      assert_int_equal(ev_lag_add(&l, v % 2 ? 'p' : 'b', (ev_str){name, (size_t)n}, ++id, m.now),
+                       0);
+      if (!m.npend[v]) m.since[v] = m.now;
+      m.pend[v][m.npend[v]++] = id;
+      total++;
+    }
+    m.now += 37;
+    uint64_t min = 0;
+    for (uint32_t v = 0; v < LV; v++)
+      if (m.npend[v] && (!min || m.pend[v][0] < min)) min = m.pend[v][0];
+    assert_int_equal(ev_lag_oldest(&l), min);
+    assert_int_equal(l.nids, total);
+    m.all = round % 17 == 16;
+    m.last_since = 0;
+    m.taken = 0;
+    static uint32_t before[LV];
+    memcpy(before, m.npend, sizeof before);
+    uint64_t budget = round % 5 ? UINT64_MAX : 50;
+    int64_t t = ev_lag_take(&l, m.now, m.all, budget, lag_check, &m);
+    assert_int_equal(t, (int64_t)m.taken);
+    if (budget == UINT64_MAX) /* nothing due is left behind */
+      assert_false(m.all ? l.head != NULL : ev_lag_due(&l, m.now));
+    else if (ev_lag_due(&l, m.now) || (m.all && l.head))
+      assert_true(m.taken >= budget); /* it stopped for the budget only */
+    /* in flight: still found, with all their ids; nothing joins them */
+    for (uint32_t v = 0; v < LV; v += 7) {
+      char name[16];
+      int n = snprintf(name, sizeof name, "v%u", v);
+      const uint64_t *ids;
+      uint32_t k = ev_lag_find(&l, v % 2 ? 'p' : 'b', (ev_str){name, (size_t)n}, &ids);
+      assert_int_equal(k, before[v]);
+      for (uint32_t i = 0; i < k; i++) assert_int_equal(ids[i], m.pend[v][i]);
+      if (before[v] && !m.npend[v]) /* taken */
+        assert_int_equal(ev_lag_add(&l, v % 2 ? 'p' : 'b', (ev_str){name, (size_t)n}, id + 1, m.now),
+                         TR_EINVAL);
+    }
+    assert_int_equal(l.nids, total);
+    if (round % 7 == 3) { /* the write failed: they wait again, first in line */
+      ev_lag_landed(&l, false);
+      memcpy(m.npend, before, sizeof before);
+    } else {
+      ev_lag_landed(&l, true);
+      total -= m.taken;
+    }
+    assert_int_equal(l.nids, total);
+  }
+  ev_lag_clear(&l);
+  assert_int_equal(ev_lag_oldest(&l), 0);
+  assert_int_equal(l.nids, 0);
+  ev_lag_free(&l);
+}
+
+static uint64_t indexed_to(const char *topic) {
+  tr_msg *r;
+  assert_int_equal(call(topic, TR_EV_RETENTION, "{}", &r), 0);
+  uint64_t v = get_uint(r, "indexed");
+  tr_msg_free(r);
+  return v;
+}
+
+/* Waits until every event of topic has its pi and bk entries written,
+ * reading the store (asking the topic would wake it). */
+static void wait_indexed(const char *topic) {
+  tr_store *stor = tr_system_store(g_sys);
+  ev_tables tb;
+  assert_int_equal(ev_tables_get(stor, &tb), 0);
+  char q[80];
+  snprintf(q, sizeof q, "ev/%s", topic);
+  uint64_t end = t_now_ms() + WAIT_MS, first, next;
+  ev_meta m;
+  do {
+    t_sleep_ms(50);
+    tr_store_view *v;
+    assert_int_equal(tr_store_view_begin(stor, &v), 0);
+    assert_int_equal(tr_queue_info(stor, v, q, strlen(q), &first, &next), 0);
+    assert_int_equal(ev_meta_load(stor, v, &tb, topic, &m), 0);
+    tr_store_view_end(v);
+  } while (m.indexed_to + 1 < next && t_now_ms() < end);
+  assert_true(m.indexed_to + 1 >= next);
+}
+
+enum { LG_N = 1200, LG_BK = 23, LG_PI = 57 };
+static uint8_t lg_bk[LG_N + 1], lg_pi[LG_N + 1]; /* by id; 0xff: dropped */
+static uint64_t lg_n;
+
+/* Publishes n events with random bk and pi values (some without). */
+static void lg_publish(uint32_t n, uint64_t *seed) {
+  char *j = malloc(64 + n * 96);
+  size_t o = (size_t)sprintf(j, "{\"events\":[");
+  for (uint32_t i = 0; i < n; i++) {
+    *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+    uint8_t b = (uint8_t)((*seed >> 33) % (LG_BK + 1)), p = (uint8_t)((*seed >> 45) % (LG_PI + 1));
+    o += (size_t)sprintf(j + o, "%s{\"type\":\"x\"", i ? "," : "");
+    if (b < LG_BK) o += (size_t)sprintf(j + o, ",\"bk\":\"b%u\"", b);
+    if (p < LG_PI) o += (size_t)sprintf(j + o, ",\"pi\":\"p%u\"", p);
+    o += (size_t)sprintf(j + o, "}");
+    lg_n++;
+    lg_bk[lg_n] = b, lg_pi[lg_n] = p;
+  }
+  sprintf(j + o, "]}");
+  assert_int_equal(call("lg", TR_EV_PUBLISH_MANY, j, NULL), 0);
+  free(j);
+}
+
+/* Every query by every bk and pi value gives exactly the model's ids, in
+ * one answer and paged 7 at a time (pages cross the indexed bound). */
+static void lg_check(void) {
+  static uint64_t ids[LG_N + 1];
+  for (int f = 0; f < 2; f++)
+    for (uint32_t v = 0; v < (f ? LG_PI : LG_BK); v++) {
+      uint64_t want[LG_N + 1];
+      uint32_t nw = 0;
+      for (uint64_t id = 1; id <= lg_n; id++)
+        if ((f ? lg_pi : lg_bk)[id] == v) want[nw++] = id;
+      char q[128];
+      snprintf(q, sizeof q, "{\"max\":10000,\"filter\":{\"%s\":\"%c%u\"}}", f ? "pi" : "bk",
+               f ? 'p' : 'b', v);
+      uint32_t n = query_ids("lg", q, ids, LG_N + 1, NULL);
+      assert_int_equal(n, nw);
+      for (uint32_t i = 0; i < n; i++) assert_int_equal(ids[i], want[i]);
+      uint64_t after = 0, page[8];
+      uint32_t got = 0;
+      int more = 1;
+      while (more) {
+        snprintf(q, sizeof q, "{\"max\":7,\"after\":%llu,\"filter\":{\"%s\":\"%c%u\"}}",
+                 (unsigned long long)after, f ? "pi" : "bk", f ? 'p' : 'b', v);
+        uint32_t k = query_ids("lg", q, page, 8, &more);
+        for (uint32_t i = 0; i < k; i++) assert_int_equal(page[i], want[got + i]);
+        got += k;
+        if (k) after = page[k - 1];
+        if (!k) break;
+      }
+      assert_int_equal(got, nw);
+    }
+}
+
+static int lg_count_one(void *arg, const void *key, size_t klen, const void *val, size_t vlen) {
+  (void)key, (void)klen, (void)val, (void)vlen;
+  (*(uint64_t *)arg)++;
+  return 0;
+}
+
+/* The pi and bk entries of the index of a topic (raw, not through a query). */
+static uint64_t lg_ix_entries(void) {
+  tr_store *stor = tr_system_store(g_sys);
+  ev_tables tb;
+  assert_int_equal(ev_tables_get(stor, &tb), 0);
+  uint64_t n = 0;
+  for (int f = 0; f < 2; f++) {
+    uint8_t pre[8] = {'l', 'g', 0, (uint8_t)(f ? 'p' : 'b')};
+    tr_store_view *v;
+    assert_int_equal(tr_store_view_begin(stor, &v), 0);
+    assert_true(tr_table_scan_from(stor, v, tb.ix, pre, 4, pre, 4, lg_count_one, &n) >= 0);
+    tr_store_view_end(v);
+  }
+  return n;
+}
+
+/* Queries by pi and bk see every event whether its entries are written
+ * or still held back, before and after they are written, across a
+ * restart that lost the held-back ones, and after retention, which takes
+ * the entries of what it drops and nothing else. */
+static void test_held_back_index(void **st) {
+  (void)st;
+  uint64_t seed = 7;
+  lg_n = 0;
+  for (int i = 0; i < 4; i++) lg_publish(150, &seed);
+  wait_indexed("lg"); /* by the topic's own tick: nothing asks it meanwhile */
+  lg_check();         /* all from the index */
+  uint64_t with = 0;
+  for (uint64_t id = 1; id <= lg_n; id++) with += (lg_bk[id] < LG_BK) + (lg_pi[id] < LG_PI);
+  assert_int_equal(lg_ix_entries(), with);
+  lg_publish(200, &seed);
+  lg_check(); /* some from the index, the rest one by one */
+  /* a restart before the new entries are written: rebuilt from the events */
+  lg_publish(200, &seed);
+  uint64_t before = indexed_to("lg");
+  tr_system_free(g_sys);
+  start();
+  assert_true(indexed_to("lg") >= before);
+  lg_check();
+  wait_indexed("lg");
+  lg_check();
+  with = 0;
+  for (uint64_t id = 1; id <= lg_n; id++) with += (lg_bk[id] < LG_BK) + (lg_pi[id] < LG_PI);
+  assert_int_equal(lg_ix_entries(), with);
+  /* retention by size: keep about the newest 300 (more come meanwhile,
+   * held back: the size bound writes them at once) */
+  uint64_t first, last, events, bytes;
+  retention_info("lg", &first, &last, &events, &bytes);
+  lg_publish(50, &seed);
+  char j[96];
+  snprintf(j, sizeof j, "{\"max_bytes\":%llu}", (unsigned long long)(bytes / events * 300));
+  assert_int_equal(call("lg", TR_EV_RETENTION, j, NULL), 0);
+  uint64_t end = t_now_ms() + WAIT_MS;
+  do {
+    t_sleep_ms(20);
+    retention_info("lg", &first, &last, &events, &bytes);
+  } while (events > 300 && t_now_ms() < end);
+  assert_true(events <= 300 && events > 250);
+  for (uint64_t id = 1; id < first; id++) lg_bk[id] = lg_pi[id] = 0xff;
+  lg_check();
+  wait_indexed("lg");
+  with = 0;
+  for (uint64_t id = first; id <= lg_n; id++) with += (lg_bk[id] < LG_BK) + (lg_pi[id] < LG_PI);
+  assert_int_equal(lg_ix_entries(), with);
+}
+
+/* A read asked while entries are held back, whose job runs only after
+ * the tick has written them: they are in the index of its view and in the
+ * ids it copied, and it gives each event once. */
+static sem_t g_dgate;
+static void hold_d(void) { sem_wait(&g_dgate); }
+
+static void *ask_dedup(void *arg) {
+  uint64_t *ids = arg;
+  ids[0] = query_ids("dd", "{\"max\":1000,\"filter\":{\"bk\":\"d\"}}", ids + 1, 100, NULL);
+  return NULL;
+}
+
+static void test_held_back_read_dedup(void **st) {
+  (void)st;
+  char j[2048];
+  size_t o = (size_t)sprintf(j, "{\"events\":[");
+  for (int i = 0; i < 40; i++)
+    o += (size_t)sprintf(j + o, "%s{\"type\":\"x\",\"bk\":\"%s\"}", i ? "," : "",
+                         i % 4 ? "d" : "other");
+  sprintf(j + o, "]}");
+  assert_int_equal(call("dd", TR_EV_PUBLISH_MANY, j, NULL), 0); /* one write */
+  assert_int_equal(indexed_to("dd"), 0); /* all held back (for a second) */
+  sem_init(&g_dgate, 0, 0);
+  ev_read_hook = hold_d;
+  static uint64_t ids[101];
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, ask_dedup, ids), 0);
+  wait_indexed("dd"); /* the job waits; the tick writes the entries */
+  sem_post(&g_dgate);
+  pthread_join(th, NULL);
+  ev_read_hook = NULL;
+  sem_destroy(&g_dgate);
+  assert_int_equal(ids[0], 30);
+  for (uint32_t i = 0, k = 0; i < 40; i++)
+    if (i % 4) assert_int_equal(ids[1 + k++], i + 1);
+}
+
+/* With the store full, a write that carries held-back entries fails:
+ * they wait a tick (no loop of failing writes), publishers hear
+ * TR_EFULL, and once there is room again the entries are written and
+ * queries by bk find every acknowledged event. */
+static int setup_small(void **st) {
+  g_map_limit = 2u << 20;
+  int rc = setup(st);
+  g_map_limit = 0;
+  return rc;
+}
+
+static void test_held_back_store_full(void **st) {
+  (void)st;
+  static uint8_t bk_of[100000]; /* by id, acknowledged events only */
+  uint64_t acked = 0;
+  int rc = 0;
+  char *j = malloc(100 * 200);
+  for (int batch = 0; batch < 1000 && rc == 0; batch++) {
+    size_t o = (size_t)sprintf(j, "{\"events\":[");
+    for (int i = 0; i < 100; i++)
+      o += (size_t)sprintf(j + o, "%s{\"type\":\"x\",\"bk\":\"f%d\",\"data\":\"%0100d\"}",
+                           i ? "," : "", (batch + i) % 7, i);
+    sprintf(j + o, "]}");
+    rc = call("full", TR_EV_PUBLISH_MANY, j, NULL);
+    if (rc == 0)
+      for (int i = 0; i < 100; i++) bk_of[++acked] = (uint8_t)((batch + i) % 7);
+  }
+  free(j);
+  assert_int_equal(rc, TR_EFULL);
+  assert_true(acked > 1000);
+  /* two ticks with due entries and no room: a retry a tick at most */
+  tr_store *stor = tr_system_store(g_sys);
+  tr_store_stats a, b;
+  tr_store_stats_get(stor, &a);
+  t_sleep_ms(2500);
+  tr_store_stats_get(stor, &b);
+  assert_true(b.requests - a.requests <= 6);
+  /* room again: the entries go out */
+  assert_int_equal(tr_store_set_map_limit(stor, 64u << 20), 0);
+  wait_indexed("full");
+  static uint64_t ids[100000];
+  for (uint8_t v = 0; v < 7; v++) {
+    char q[96];
+    snprintf(q, sizeof q, "{\"max\":10000,\"filter\":{\"bk\":\"f%u\"}}", v);
+    uint32_t n = query_ids("full", q, ids, 100000, NULL), k = 0;
+    for (uint64_t id = 1; id <= acked; id++)
+      if (bk_of[id] == v) {
+        assert_true(k < n);
+        assert_int_equal(ids[k++], id);
+      }
+    assert_int_equal(n, k);
+  }
+}
+
 /* ------------------------------------------------------------ bad requests */
 
 
@@ -728,6 +1079,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unsubscribe_and_lease, setup, teardown),
       cmocka_unit_test_setup_teardown(test_aggregations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+      cmocka_unit_test(test_lag_structure),
+      cmocka_unit_test_setup_teardown(test_held_back_index, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_held_back_read_dedup, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_held_back_store_full, setup_small, teardown),
       cmocka_unit_test_setup_teardown(test_reads_off_the_actor, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
   };
