@@ -2,8 +2,9 @@
 # The event bus and warehouse on a real daemon: the engine's events appear
 # (an instance started through the Camunda REST API), custom events by
 # POST /events with their ids and clean 400s, /warehouse queries, counts,
-# distinct values, funnel and retention, and `troupectl events` as a table,
-# as JSON lines and with --follow picking up new events.
+# distinct values, funnel and retention, `troupectl events` as a table,
+# as JSON lines and with --follow picking up new events, and a kill -9
+# while pi and bk index entries are held back (queries after the restart).
 # Outcomes only; waits have deadlines.
 USAGE="usage: events.sh path/to/troupe path/to/troupectl models-dir"
 TROUPE=${1:?$USAGE}
