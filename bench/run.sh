@@ -40,9 +40,12 @@
 #   workflow runs of each repetition, the raw LMDB probe of ../shared/limits
 #   (LIMITS_SRC) runs once: peer=lmdb bench=limits lmdb_commit_sync_per_s=.. ...
 #   `bench/run.sh workflow http` ends with a table against the issue's targets.
-# events: durable ingest in process (bench/events.c): EV_SECS (5) s of PUBLISH_MANY
-#   asks of EV_BATCH (1000) events, EV_WINDOW (8) in flight, then as long of single
-#   PUBLISH asks: ingest_per_s, ingest_single_per_s (SYNC store).
+# events: one line, bench=events ingest_per_s=.. deliveries_per_s=.. p50_ms=..
+#   p99_ms=.. (bench/events.sh): durable ingest in process (bench/events.c): EV_SECS
+#   (5) s of PUBLISH_MANY asks of EV_BATCH (1000) events, EV_WINDOW (8) in flight,
+#   then as long of single PUBLISH asks: ingest_per_s, ingest_single_per_s (SYNC
+#   store); then events_ws's first mode, real:0 (below): deliveries_per_s, p50_ms,
+#   p99_ms of EV_SUBS keyed subscribers at EV_RATE events/s (fanout_subs=, rate=).
 # warehouse: WH_N (10000000) events stored (NOSYNC, not timed), then timed reads:
 #   count_per_minute_ms over all of them, one type, a query by pi, a distinct.
 # events_ws: the notifier's fan-out (bench/events_ws.c, in process): EV_SUBS (1000)
@@ -137,7 +140,8 @@ troupe_cmd() {
               else
                 CMD=("$bin" "$WF_N" "$WF_WINDOW" "$WF_WORKERS" "$WF_LAT_SECS" "$WF_STARTER")
               fi ;;
-    events)   CMD=("$BUILD_DIR/bench/bench_events" ingest "$EV_SECS" "$EV_BATCH" "$EV_WINDOW") ;;
+    events)   CMD=(bash "$ROOT/bench/events.sh" "$BUILD_DIR" "$EV_SECS" "$EV_BATCH" "$EV_WINDOW"
+                   "$EV_SUBS" "$EV_RATE" "$EV_WS_SECS" "$EV_BURST") ;;
     warehouse) CMD=("$BUILD_DIR/bench/bench_events" warehouse "$WH_N") ;;
     events_ws) local m=${v:-real:0} b u
                b=${m%%:*} u=${m#*:}; [ "$u" = all ] && u=$EV_SUBS
@@ -202,7 +206,8 @@ troupe_build() {
     case "$b" in
       http) targets+=(troupe) ;;                                      # bench/http.sh: the daemon
       workflow) targets+=(bench_workflow bench_wfhttp troupe) ;;
-      events | warehouse) targets+=(bench_events) ;;
+      events) targets+=(bench_events bench_events_ws) ;;              # bench/events.sh
+      warehouse) targets+=(bench_events) ;;
       *) targets+=("bench_$b") ;;
     esac
   done
