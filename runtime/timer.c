@@ -45,8 +45,11 @@ static void on_fire(uv_timer_t *h) {
   if (!t->repeat) stop_close(t);
 }
 
+/* t->owner is set before: a timer's owner is written once, by its creator,
+ * and read by whichever thread cancels it (after the actor's messages, so
+ * after that write). Writing it again here, even the same value, raced with
+ * a cancel on another worker (TSan). */
 static void start_on_loop(tr_worker *w, tr_timer *t) {
-  t->owner = w;
   t->started = 1;
   uv_timer_init(&w->loop, &t->uv);
   t->uv.data = t;
@@ -126,6 +129,7 @@ int tr_timer_create(tr_ctx *a, uint64_t delay_ms, uint64_t repeat_ms, uint32_t t
   }
   tr_worker *w = tr_tls_worker;
   if (w && w->sys == sys) {
+    t->owner = w;
     start_on_loop(w, t);
   } else {
     t->owner = &sys->workers[0];
