@@ -110,8 +110,12 @@ static void *proxy(void *arg) {
     p->to = a;
     pthread_t t;
     pthread_create(&t, NULL, copy_back, p);
-    pthread_detach(t);
     forward_frames(a, b);
+    /* end the other direction and wait for it before closing: a descriptor
+     * closed under its reader could be reused by the next accept */
+    shutdown(a, SHUT_RDWR);
+    shutdown(b, SHUT_RDWR);
+    pthread_join(t, NULL);
     close(a);
     close(b);
   }
