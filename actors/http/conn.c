@@ -2,8 +2,9 @@
  *
  * Bytes are read into c->in and parsed one request at a time; each request
  * becomes an exchange at the tail of the connection's queue and goes to
- * its handler. Answers may arrive in any order, but bytes go out only for
- * the exchange at the head, so pipelined requests are answered in order.
+ * its handler. Answers (answer.c) may arrive in any order, but bytes go
+ * out only for the exchange at the head, so pipelined requests are
+ * answered in order.
  * Reading pauses while max_pipeline exchanges wait, and stops for good
  * after an error, a Connection: close, or a drain.
  *
@@ -27,11 +28,10 @@
 /* Whether answers should close: the server-wide flag is set before each
  * loop hears of the drain (tr_http_stop posts to every loop), and an answer
  * written in between on another loop must already say Connection: close. */
-static int draining(const conn *c) {
+int tr_http_conn_draining(const conn *c) {
   return c->ls->draining || atomic_load_explicit(&c->ls->srv->draining, memory_order_relaxed);
 }
 
-static void conn_flush(conn *c);
 static void conn_process(conn *c);
 static void conn_arm(conn *c);
 
@@ -128,7 +128,7 @@ static void on_written(uv_write_t *req, int status) {
   }
   if (c->closing) return;
   if (c->ws) tr_http_ws_flush(c);
-  else conn_flush(c);
+  else tr_http_conn_flush(c);
   if (c->want_written && !c->closing) tr_http_conn_want_written(c, c->written_token);
 }
 
@@ -212,7 +212,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   }
   c->close_after = 1;
   c->in_len = 0;
-  conn_flush(c);
+  tr_http_conn_flush(c);
 }
 
 /* Reads while the pipeline has room and the connection takes requests. */
@@ -251,7 +251,7 @@ static exchange *ex_push(conn *c, const tr_http_request *req) {
   return ex;
 }
 
-static exchange *ex_find(conn *c, uint64_t seq) {
+exchange *tr_http_ex_find(conn *c, uint64_t seq) {
   for (exchange *ex = c->head; ex; ex = ex->next)
     if (ex->seq == seq) return ex;
   return NULL;
@@ -259,7 +259,7 @@ static exchange *ex_find(conn *c, uint64_t seq) {
 
 /* Writes what the head exchanges have ready; pops finished ones; closes
  * once the last answer before a close is out. */
-static void conn_flush(conn *c) {
+void tr_http_conn_flush(conn *c) {
   if (c->closing) return;
   while (c->head) {
     exchange *ex = c->head;
@@ -362,7 +362,7 @@ static void dispatch(conn *c, const tr_http_request *req) {
   int wrong_method = 0;
   const route *rt = tr_http_route_match(srv, req, &wrong_method);
   const char *why = NULL;
-  int ws = rt && (rt->flags & TR_HTTP_ROUTE_UPGRADE) && !draining(c) &&
+  int ws = rt && (rt->flags & TR_HTTP_ROUTE_UPGRADE) && !tr_http_conn_draining(c) &&
            tr_http_ws_check(req, ex->ws_accept, &why) == 0;
   /* no more requests after this one: the client asked, an upgrade we do
    * not speak would follow, or the server is draining; a WebSocket
@@ -371,7 +371,7 @@ static void dispatch(conn *c, const tr_http_request *req) {
     ex->ws_ok = 1;
     ex->close = 1; /* unless the answer is a 101 */
     c->upgrading = 1;
-  } else if (!req->keep_alive || req->upgrade || draining(c) || why) {
+  } else if (!req->keep_alive || req->upgrade || tr_http_conn_draining(c) || why) {
     ex->close = 1;
     c->close_after = 1;
   }
@@ -451,7 +451,7 @@ static void conn_process(conn *c) {
       c->in_len -= off;
     }
     if (c->close_after) c->in_len = 0;
-    conn_flush(c); /* in_process: it does not call back here */
+    tr_http_conn_flush(c); /* in_process: it does not call back here */
     if (c->closing || !c->in_len || c->close_after || c->upgrading || c->nq >= max) break;
   }
   c->in_process = 0;
@@ -472,126 +472,6 @@ static void conn_process(conn *c) {
   if (c->closing) return;
   conn_update_reading(c);
   conn_arm(c);
-}
-
-/* ------------------------------------------------------------ answers */
-
-/* The 101 that accepts a WebSocket handshake: the server's own headers
- * (the accept key is computed at dispatch) and the handler's extras. */
-static int switch_write(conn *c, exchange *ex, const tr_http_response *r) {
-  if (!ex->ws_ok || draining(c)) return TR_EINVAL;
-  char head[512];
-  int n = snprintf(head, sizeof head,
-                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
-                   ex->ws_accept, r->headers ? r->headers : "");
-  if (n < 0 || (size_t)n >= sizeof head) return TR_EINVAL;
-  if (tr_http_ex_append(ex, head, (size_t)n) < 0) return TR_ENOMEM;
-  ex->ws_switch = 1;
-  ex->close = 0;
-  ex->state = EX_DONE;
-  return 0;
-}
-
-void tr_http_conn_respond(conn *c, uint64_t seq, const tr_http_response *r) {
-  exchange *ex = ex_find(c, seq);
-  if (!ex || ex->state != EX_WAIT) return; /* answered already, or timed out */
-  if (r->status == 101) {
-    int rc = switch_write(c, ex, r);
-    if (rc == TR_EINVAL) {
-      tr_http_conn_error(c, seq, 500, tr_http_error_type(500),
-                         "a 101 answer to a request that is not a WebSocket handshake");
-      return;
-    }
-    if (rc < 0) {
-      tr_http_conn_close(c);
-      return;
-    }
-    if (ex == c->head) conn_flush(c);
-    if (!c->closing) conn_arm(c);
-    return;
-  }
-  if (tr_http_head_write(ex, r, draining(c)) < 0) {
-    tr_http_conn_close(c);
-    return;
-  }
-  if (r->stream && r->overflow_len) {
-    ex->overflow = malloc(r->overflow_len);
-    if (ex->overflow) memcpy(ex->overflow, r->overflow, r->overflow_len);
-    ex->overflow_len = ex->overflow ? r->overflow_len : 0;
-  }
-  if (r->stream && ex->has_actor && !ex->head)
-    c->watched = 1, c->watch = ex->actor, c->watch_seq = ex->seq;
-  ex->state = r->stream ? EX_STREAM : EX_DONE;
-  if (ex->head && r->stream) ex->state = EX_DONE; /* HEAD: no body to stream */
-  if (ex == c->head) conn_flush(c);
-  if (!c->closing) conn_arm(c);
-}
-
-/* Cuts a stream whose reader is too slow: what waits in the exchange is
- * dropped (whole chunks only: out never holds a part of one), the
- * overflow goes last, and the connection closes; if even that cannot be
- * written in time the timer closes it hard. */
-static void stream_cut(conn *c, exchange *ex) {
-  free(ex->out);
-  ex->out = NULL;
-  ex->out_len = ex->out_cap = 0;
-  int rc = 0;
-  if (ex->overflow_len && ex->chunked) {
-    char sz[24];
-    int k = snprintf(sz, sizeof sz, "%zx\r\n", ex->overflow_len);
-    rc = tr_http_ex_append(ex, sz, (size_t)k);
-    if (!rc) rc = tr_http_ex_append(ex, ex->overflow, ex->overflow_len);
-    if (!rc) rc = tr_http_ex_append(ex, "\r\n", 2);
-  } else if (ex->overflow_len) {
-    rc = tr_http_ex_append(ex, ex->overflow, ex->overflow_len);
-  }
-  if (!rc && ex->chunked) rc = tr_http_ex_append(ex, "0\r\n\r\n", 5);
-  if (rc < 0) {
-    tr_http_conn_close(c);
-    return;
-  }
-  ex->state = EX_DONE;
-  ex->close = 1;
-  c->ws_close_at = tr_http_now(c->ls) + c->ls->srv->lim.ws_close_timeout_ms;
-  if (ex == c->head) conn_flush(c);
-  if (!c->closing) conn_arm(c);
-}
-
-void tr_http_conn_chunk(conn *c, uint64_t seq, const void *data, size_t len, int last) {
-  exchange *ex = ex_find(c, seq);
-  if (!ex || ex->state != EX_STREAM) return;
-  size_t waiting = ex->out_len + (ex == c->head ? c->tcp.write_queue_size : 0);
-  if (len && waiting + len > c->ls->srv->lim.max_stream_buffer) {
-    stream_cut(c, ex);
-    return;
-  }
-  int rc = 0;
-  if (len && ex->chunked) {
-    char sz[24];
-    int k = snprintf(sz, sizeof sz, "%zx\r\n", len);
-    rc = tr_http_ex_append(ex, sz, (size_t)k);
-    if (!rc) rc = tr_http_ex_append(ex, data, len);
-    if (!rc) rc = tr_http_ex_append(ex, "\r\n", 2);
-  } else if (len) {
-    rc = tr_http_ex_append(ex, data, len);
-  }
-  if (!rc && last && ex->chunked) rc = tr_http_ex_append(ex, "0\r\n\r\n", 5);
-  if (rc < 0) {
-    tr_http_conn_close(c);
-    return;
-  }
-  if (last) ex->state = EX_DONE;
-  if (ex == c->head) conn_flush(c);
-  if (!c->closing) conn_arm(c);
-}
-
-void tr_http_conn_error(conn *c, uint64_t seq, int status, const char *type, const char *msg) {
-  char body[512];
-  size_t n = tr_http_error_json(body, sizeof body, type, msg);
-  tr_http_response r = {.status = status, .content_type = "application/json", .body = body,
-                        .body_len = n};
-  tr_http_conn_respond(c, seq, &r);
 }
 
 /* ------------------------------------------------------------ deadlines */
@@ -647,7 +527,7 @@ static void on_timer(uv_timer_t *t) {
       tr_http_conn_close(c); /* idle: nothing to say, nobody to say it to */
       return;
     }
-    if (c->close_after) conn_flush(c);
+    if (c->close_after) tr_http_conn_flush(c);
   }
   if (!c->closing) conn_arm(c);
 }
@@ -765,7 +645,7 @@ void tr_http_conn_drain(conn *c) {
   }
   if (!c->progress) {
     c->close_after = 1; /* nothing is being read: take no new request */
-    conn_flush(c);
+    tr_http_conn_flush(c);
   }
   if (!c->closing) conn_arm(c);
 }

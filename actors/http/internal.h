@@ -1,7 +1,8 @@
 /* internal.h - the HTTP server's parts, shared by its files: server.c
  * (lifecycle, routes, answers from any thread, drain), accept.c (the
  * listening socket and the hand-off of connections to loops), conn.c (one connection: reads,
- * the pipeline of answers, timeouts), respond.c (answers as bytes),
+ * the pipeline of answers, timeouts), answer.c (a handler's answer to one
+ * exchange: head, stream chunks, 101), respond.c (answers as bytes),
  * auth.c (bearer and basic), gateway.c (actor handlers and their answers),
  * ws.c (a connection after its 101: WebSocket frames through wslay) and
  * sha1.c (for the handshake's accept key). */
@@ -145,6 +146,11 @@ uint64_t tr_http_conn_key(const conn *c);
  * connection's WebSocket layer (tr_http_ws_recycle) instead of being freed. */
 void tr_http_conn_write(conn *c, char *buf, size_t len, size_t cap);
 void tr_http_conn_arm(conn *c);
+/* conn.c for answer.c: the exchange of a sequence number (NULL: gone);
+ * writes what the head exchanges have ready; whether answers must close. */
+exchange *tr_http_ex_find(conn *c, uint64_t seq);
+void tr_http_conn_flush(conn *c);
+int tr_http_conn_draining(const conn *c);
 /* A TR_HTTP_MSG_EVENT to the connection's watcher (if any). */
 void tr_http_conn_notify(conn *c, int kind, const void *data, size_t len, int code);
 /* TR_HTTP_EV_WRITTEN to the watcher now, or once what waits is written */
