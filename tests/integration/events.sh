@@ -33,6 +33,16 @@ want() {
   [ "$CODE" = "$1" ] || die "wanted $1, got $CODE: $BODY"
   [ $# -lt 2 ] || grep -qE -- "$2" <<<"$BODY" || die "wanted '$2' in: $BODY"
 }
+# want_soon PATH PATTERN: GET PATH until its answer matches (30 s), then want 200
+want_soon() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    call GET "$1"
+    grep -qE -- "$2" <<<"$BODY" && break
+    sleep 0.05
+  done
+  want 200 "$2"
+}
 ERR='^\{"type":"[A-Za-z]+","message":"[^"]+"'
 
 # ---- engine events: deploy, start an instance with a business key
@@ -43,12 +53,7 @@ call POST /engine-rest/process-definition/key/approve/start \
   '{"variables":{"amount":{"value":500,"type":"Integer"},"who":{"value":"ann"}},"businessKey":"ev-1"}'
 want 200 '"businessKey":"ev-1"'
 PI=$(grep -oE '"id":"[0-9a-f]{32}"' <<<"$BODY" | head -1 | cut -d'"' -f4)
-for ((i = 0; i < 400; i++)); do
-  call GET "/warehouse/events?topic=engine&pi=$PI"
-  grep -q '"type":"process.started"' <<<"$BODY" && break
-  sleep 0.05
-done
-want 200 "\"type\":\"process.started\".*\"pi\":\"$PI\""
+want_soon "/warehouse/events?topic=engine&pi=$PI" "\"type\":\"process.started\".*\"pi\":\"$PI\""
 grep -q '"bk":"ev-1"' <<<"$BODY" || die "the engine's event has no bk: $BODY"
 call GET "/warehouse/events?bk=ev-1"; want 200 '"id":"engine:[0-9]+"'
 call GET "/warehouse/counts?bucket=minute&type=process.started"
@@ -142,28 +147,21 @@ PIDS+=("$!")
 wait_for "$T/n2.log" 'node [0-9a-f]{16} up: .*http 127\.0\.0\.1:[0-9]+'
 PORT=$(grep -oE 'http 127\.0\.0\.1:[0-9]+' "$T/n2.log" | head -1 | cut -d: -f2)
 H="http://127.0.0.1:$PORT"
-# check_keys: every bk and pi query gives exactly its events, in order
+# check_key FIELD VALUE K MOD WHEN: the query by FIELD=VALUE gives exactly
+# the events i with i % MOD == K, in order
+check_key() {
+  local exp got i
+  exp=$(for ((i = $3 ? $3 : $4; i <= N; i += $4)); do printf '%d ' "$i"; done)
+  call GET "/warehouse/events?topic=crash&$1=$2&max=10000"; want 200
+  got=$(grep -oE '"seq":[0-9]+' <<<"$BODY" | cut -d: -f2 | tr '\n' ' ')
+  [ "$got" = "$exp" ] || die "$1 $2 ($5): got '$got', want '$exp'"
+}
 check_keys() {
-  local k exp got
-  for k in 0 1 2 3 4 5; do
-    exp=$(for ((i = k ? k : 6; i <= N; i += 6)); do printf '%d ' "$i"; done)
-    call GET "/warehouse/events?topic=crash&bk=k$k&max=10000"; want 200
-    got=$(grep -oE '"seq":[0-9]+' <<<"$BODY" | cut -d: -f2 | tr '\n' ' ')
-    [ "$got" = "$exp" ] || die "bk k$k ($1): got '$got', want '$exp'"
-  done
-  for k in 0 3 9; do
-    exp=$(for ((i = k ? k : 10; i <= N; i += 10)); do printf '%d ' "$i"; done)
-    call GET "/warehouse/events?topic=crash&pi=p$k&max=10000"; want 200
-    got=$(grep -oE '"seq":[0-9]+' <<<"$BODY" | cut -d: -f2 | tr '\n' ' ')
-    [ "$got" = "$exp" ] || die "pi p$k ($1): got '$got', want '$exp'"
-  done
+  local k
+  for k in 0 1 2 3 4 5; do check_key bk "k$k" "$k" 6 "$1"; done
+  for k in 0 3 9; do check_key pi "p$k" "$k" 10 "$1"; done
 }
 check_keys "just after the restart"
-for ((i = 0; i < 600; i++)); do
-  call GET "/warehouse/retention?topic=crash"
-  grep -qE "\"last\":$N,\"indexed\":$N" <<<"$BODY" && break
-  sleep 0.05
-done
-want 200 "\"last\":$N,\"indexed\":$N"
+want_soon "/warehouse/retention?topic=crash" "\"last\":$N,\"indexed\":$N"
 check_keys "once the entries are written"
 echo "events: ok"
