@@ -37,6 +37,7 @@ typedef struct read_job {
  * before now (in the index of the job's view, which begins later). A
  * request that does not parse gets none (the job reports the error). */
 static int copy_held(ev_state *s, const tr_msg *m, read_job *j) {
+  if (!s->lag.nkeys && !s->lag_lost) return 0; /* nothing held: no need to parse */
   tr_unpack u;
   tr_unpack_init(&u, m->data, m->len);
   ev_filter f;
