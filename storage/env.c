@@ -133,7 +133,7 @@ int tr_store_open(const char *dir, const tr_store_opts *opts, tr_store **out) {
   *out = NULL;
   tr_store_opts o = {0};
   if (opts) o = *opts;
-  if (!o.map_initial) o.map_initial = (size_t)64 << 20;
+  if (!o.map_initial) o.map_initial = (size_t)1 << 30;
   if (!o.map_limit) o.map_limit = (size_t)32 << 30;
   if (!o.sync_ms) o.sync_ms = 100;
   if (!o.max_batch_ops) o.max_batch_ops = 16384;
@@ -265,6 +265,7 @@ void tr_store_stats_get(tr_store *s, tr_store_stats *out) {
   out->requests = atomic_load(&s->st_requests);
   out->ops = atomic_load(&s->st_ops);
   out->grows = atomic_load(&s->st_grows);
+  out->redone_full = atomic_load(&s->st_redone_full);
   out->full = atomic_load(&s->st_full);
   out->corrupt = atomic_load(&s->st_corrupt);
   out->jlog_skipped = atomic_load(&s->st_jlog_skipped);

@@ -75,10 +75,18 @@ void st_gate_leave(tr_store *s, _Atomic int *depth) {
   drop(s);
 }
 
-/* size 0 adopts the size another process set */
-static int resize(tr_store *s, size_t size) {
+/* size 0 adopts the size another process set. Unless wait, an open view
+ * makes it give up at once (TR_EAGAIN) instead of waiting for the view. */
+static int resize(tr_store *s, size_t size, bool wait) {
+  if (!wait && atomic_load(&s->gate_active) > 0) return TR_EAGAIN; /* without closing it */
   pthread_mutex_lock(&s->gate_mu);
   atomic_store(&s->gate_closed, 1);
+  if (!wait && atomic_load(&s->gate_active) > 0) { /* a view began meanwhile */
+    atomic_store(&s->gate_closed, 0);
+    pthread_cond_broadcast(&s->gate_cv); /* a reader may be waiting already */
+    pthread_mutex_unlock(&s->gate_mu);
+    return TR_EAGAIN;
+  }
   while (atomic_load(&s->gate_active) > 0) pthread_cond_wait(&s->gate_cv, &s->gate_mu);
   int rc = mdb_env_set_mapsize(s->env, size);
   MDB_envinfo info;
@@ -94,7 +102,7 @@ static int resize(tr_store *s, size_t size) {
   return 0;
 }
 
-int st_grow(tr_store *s, size_t seen) {
+static int grow(tr_store *s, size_t seen, bool wait) {
   pthread_mutex_lock(&s->grow_mu);
   size_t cur = atomic_load(&s->map_size), lim = atomic_load(&s->map_limit);
   int rc = 0;
@@ -109,7 +117,7 @@ int st_grow(tr_store *s, size_t seen) {
     rc = TR_EFULL;
     goto out;
   }
-  rc = resize(s, next);
+  rc = resize(s, next, wait);
   if (!rc) {
     atomic_fetch_add(&s->st_grows, 1);
     atomic_store(&s->at_limit, false);
@@ -121,9 +129,22 @@ out:
   return rc;
 }
 
+int st_grow(tr_store *s, size_t seen) { return grow(s, seen, true); }
+
+int st_grow_ahead(tr_store *s) {
+  size_t cur = atomic_load(&s->map_size);
+  if (cur >= atomic_load(&s->map_limit)) return 0; /* MDB_MAP_FULL will say so */
+  MDB_envinfo info;
+  if (mdb_env_info(s->env, &info)) return 0;
+  size_t used = ((size_t)info.me_last_pgno + 1) * s->psize;
+  if (used < cur - cur / 4) return 0;
+  int rc = grow(s, cur, false);
+  return rc == TR_EAGAIN || rc == TR_EFULL ? 0 : rc;
+}
+
 int st_adopt_mapsize(tr_store *s) {
   pthread_mutex_lock(&s->grow_mu);
-  int rc = resize(s, 0);
+  int rc = resize(s, 0, true);
   pthread_mutex_unlock(&s->grow_mu);
   return rc;
 }

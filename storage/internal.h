@@ -155,6 +155,7 @@ struct tr_store {
 
   /* stats */
   _Atomic uint64_t st_commits, st_requests, st_ops, st_grows, st_full, st_corrupt;
+  _Atomic uint64_t st_redone_full; /* transactions applied again after MDB_MAP_FULL */
 };
 
 int st_mdb_err(int rc); /* LMDB or errno code -> TR_E* */
@@ -181,6 +182,15 @@ bool st_gate_held(tr_store *s);
  * The caller must not be inside the gate. 0 if there is room now, TR_EFULL
  * at the limit, TR_EIO. */
 int st_grow(tr_store *s, size_t seen);
+/* Grows the map once the used pages pass three quarters of it, so that the
+ * writer grows it between two transactions instead of when one fails with
+ * MDB_MAP_FULL: that failure throws the whole batch's work away and applies
+ * it again after the growth, and under load it was the worst wait of the
+ * requests in the batch. It does not wait for open views (it tries again
+ * after the next commit), so a long read never holds writes back while the
+ * map still has room. The writer calls it between transactions; 0, or the
+ * error of the resize. */
+int st_grow_ahead(tr_store *s);
 /* Adopts a map grown by another process (MDB_MAP_RESIZED). */
 int st_adopt_mapsize(tr_store *s);
 void st_gate_init(tr_store *s);

@@ -71,6 +71,8 @@ typedef struct tr_store_stats {
   uint64_t requests;         /* requests completed (any status) */
   uint64_t ops;              /* ops committed */
   uint64_t grows;            /* times the map grew */
+  uint64_t redone_full;      /* writer transactions applied again because the map
+                                filled (growth ahead of need keeps this near 0) */
   uint64_t full;             /* requests failed with TR_EFULL */
   uint64_t corrupt;          /* stored values that failed their check */
   uint32_t stale_readers;    /* reader slots of dead processes cleared at open */

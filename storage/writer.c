@@ -14,7 +14,8 @@
  *    earlier op of the same request already wrote, the transaction is
  *    rebuilt without the request (each rebuild drops one request);
  *  - MDB_MAP_FULL: the map grows (the gate waits for every view to end) and
- *    the batch is applied again; at the limit the request that hit it fails
+ *    the batch is applied again (rare: after each commit the map grows
+ *    ahead of need once three quarters of it are used, gate.c); at the limit the request that hit it fails
  *    with TR_EFULL, the ones before it are committed and the ones after it
  *    go back to the queue;
  *  - MDB_TXN_FULL: the batch is split the same way (a request too big on
@@ -245,6 +246,7 @@ static size_t run_batch(tr_store *s, st_writer *w, tr_store_req **b, size_t n) {
         for (int q = 0; q < JLOG_TABLES; q++)
           if (t.dropped & (1u << q)) st_jf_clear(s, q);
         commit_maps(s, w, &t);
+        (void)st_grow_ahead(s); /* a failure is logged; MDB_MAP_FULL tries again */
         w->round++;
         atomic_fetch_add(&s->st_commits, 1);
         uint64_t ops = 0;
@@ -272,13 +274,19 @@ static size_t run_batch(tr_store *s, st_writer *w, tr_store_req **b, size_t n) {
     if (fold_failed && verdict == OK) {
       /* the fold step alone hit a limit: grow if possible, else commit the
        * batch without folding this time */
-      if (e == MDB_MAP_FULL && st_grow(s, seen) == 0) continue;
+      if (e == MDB_MAP_FULL && st_grow(s, seen) == 0) {
+        atomic_fetch_add(&s->st_redone_full, 1);
+        continue;
+      }
       if (e == MDB_MAP_FULL || e == MDB_TXN_FULL || e == ENOMEM) {
         fold = false;
         continue;
       }
     } else if (e == MDB_MAP_FULL) {
-      if (st_grow(s, seen) == 0) continue;
+      if (st_grow(s, seen) == 0) {
+        atomic_fetch_add(&s->st_redone_full, 1);
+        continue;
+      }
       log_full(s);
       b[blame]->status = TR_EFULL;
       b[blame]->flags_ |= RF_FAILED;

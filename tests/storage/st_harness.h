@@ -45,6 +45,13 @@ static int st_t_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW
 
 /* A fresh empty directory under $TMPDIR (or /tmp); the store goes into
  * <dir>/db so tests can also use a not-yet-existing path. */
+/* Waits (ST_WAIT_MS at most) until *flag >= want; returns its value then. */
+static inline int st_t_wait_flag(_Atomic int *flag, int want) {
+  uint64_t end = st_t_now_ms() + ST_WAIT_MS;
+  while (atomic_load(flag) < want && st_t_now_ms() < end) usleep(200);
+  return atomic_load(flag);
+}
+
 static inline void st_t_tmpdir(char *out, size_t n) {
   const char *base = getenv("TMPDIR");
   snprintf(out, n, "%s/troupe-st.XXXXXX", base && *base ? base : "/tmp");

@@ -426,8 +426,7 @@ static void test_growth_waits_for_views(void **st) {
   holder h = {.s = s};
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, hold_main, &h), 0);
-  uint64_t end = st_t_now_ms() + ST_WAIT_MS;
-  while (atomic_load(&h.phase) < 1 && st_t_now_ms() < end) usleep(200);
+  st_t_wait_flag(&h.phase, 1);
   uint64_t before = seq;
   assert_int_equal(fill(s, &seq, 30), 0); /* needs at least one growth */
   pthread_join(th, NULL);
@@ -443,6 +442,83 @@ static void test_growth_waits_for_views(void **st) {
   st_t_rmdir(tmp);
 }
 
+static int put_k(tr_store *s, int i) {
+  static char val[2000];
+  char key[16];
+  memset(val, 'v', sizeof val);
+  snprintf(key, sizeof key, "k%06d", i);
+  return st_t_write1(s, tr_op_kv_put(key, strlen(key), val, sizeof val, 0));
+}
+
+typedef struct {
+  tr_store *s;
+  _Atomic int phase, release;
+} viewer;
+
+/* holds a view (on its own thread: a writer may not hold one) until released */
+static void *view_main(void *arg) {
+  viewer *vw = arg;
+  tr_store_view *v;
+  if (tr_store_view_begin(vw->s, &v)) return NULL;
+  atomic_store(&vw->phase, 1);
+  st_t_wait_flag(&vw->release, 1);
+  tr_store_view_end(v);
+  return NULL;
+}
+
+/* The map grows between transactions once three quarters of it are used,
+ * so no batch is applied, refused with MDB_MAP_FULL and applied again; an
+ * open view puts that growth off (writes go on while there is room) and
+ * does not block them. */
+static void test_growth_ahead(void **st) {
+  char tmp[256];
+  st_t_tmpdir(tmp, sizeof tmp);
+  tr_store_opts o = {.map_initial = 1 << 20, .map_limit = 64 << 20};
+  tr_store *s = st_t_open(tmp, &o);
+  int i = 0;
+  for (; i < 3000; i++) assert_int_equal(put_k(s, i), 0); /* ~6 MB of values */
+  tr_store_stats ss;
+  tr_store_stats_get(s, &ss);
+  assert_true(ss.grows >= 3); /* 1M -> 2M -> 4M -> 8M */
+  assert_int_equal(ss.redone_full, 0);
+  assert_true(ss.map_used <= ss.map_size - ss.map_size / 4);
+  /* with a view open, the writer passes three quarters without growing */
+  uint64_t grows = ss.grows;
+  size_t size = ss.map_size;
+  viewer vw = {.s = s};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, view_main, &vw), 0);
+  assert_int_equal(st_t_wait_flag(&vw.phase, 1), 1);
+  do {
+    assert_int_equal(put_k(s, i++), 0);
+    tr_store_stats_get(s, &ss);
+  } while (ss.map_used <= size - size / 4);
+  assert_int_equal(ss.grows, grows);
+  assert_int_equal(ss.map_size, size);
+  atomic_store(&vw.release, 1);
+  pthread_join(th, NULL);
+  tr_store_view *v;
+  /* the next commit grows it */
+  assert_int_equal(put_k(s, i++), 0);
+  tr_store_stats_get(s, &ss);
+  assert_int_equal(ss.grows, grows + 1);
+  assert_int_equal(ss.map_size, size * 2);
+  assert_int_equal(ss.redone_full, 0);
+  /* everything written is there */
+  assert_int_equal(tr_store_view_begin(s, &v), 0);
+  for (int k = 0; k < i; k++) {
+    char key[16];
+    const void *val;
+    size_t len;
+    snprintf(key, sizeof key, "k%06d", k);
+    assert_int_equal(tr_kv_get(s, v, key, strlen(key), &val, &len, NULL), 0);
+    assert_int_equal(len, 2000);
+  }
+  tr_store_view_end(v);
+  tr_store_close(s);
+  st_t_rmdir(tmp);
+}
+
 int main(void) {
   tr_log_set_level(TR_LOG_WARN);
   const struct CMUnitTest tests[] = {
@@ -453,6 +529,7 @@ int main(void) {
       cmocka_unit_test(test_completion_submits),
       cmocka_unit_test(test_close_drains),
       cmocka_unit_test(test_growth_waits_for_views),
+      cmocka_unit_test(test_growth_ahead),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
