@@ -33,16 +33,11 @@ int ev_reply_pack(tr_ctx *ctx, const tr_msg *m, tr_pack *pk) {
 
 static void write_done(void *arg, int status) {
   (void)status;
-  ev_write *w = arg;
-  tr_system *sys = w->sys; /* w may be freed by the actor once state is 1 */
-  tr_ref self = w->self;
-  int expect = 0;
-  if (atomic_compare_exchange_strong(&w->state, &expect, 1))
-    /* the actor learns of it in order with its other messages; if it is
-     * gone, its terminate frees w */
-    tr_system_send(sys, self, EV_I_DONE, NULL, 0);
-  else
-    ev_write_free(w); /* abandoned */
+  tr_system *sys;
+  tr_ref self;
+  /* the actor learns of it in order with its other messages; if it is
+   * gone, its end freed the write or made it an orphan (freed here) */
+  if (ev_orphan_done(arg, &sys, &self)) tr_system_send(sys, self, EV_I_DONE, NULL, 0);
 }
 
 static ev_write *pending(ev_state *s) {
@@ -91,6 +86,32 @@ static int lag_rebuild(ev_state *s) {
 
 int ev_lag_mend(ev_state *s) { return s->lag_lost ? lag_rebuild(s) : 0; }
 
+/* Reads the topic's state from the store: at activation, and once a write
+ * of an earlier activation that this one adopted has landed. */
+static int load_state(ev_state *s) {
+  tr_store_view *v;
+  int rc = tr_store_view_begin(s->st, &v);
+  if (rc < 0) return rc;
+  uint64_t first, next;
+  rc = tr_queue_info(s->st, v, s->qname, strlen(s->qname), &first, &next);
+  if (rc == 0) rc = ev_meta_load(s->st, v, &s->tb, s->topic, &s->meta);
+  if (rc == 0) {
+    s->first = first;
+    s->last = next - 1;
+    ev_reader r = {s->st, v, s->qname, strlen(s->qname)};
+    const void *p;
+    size_t n;
+    ev_view e;
+    if (s->last >= s->first && ev_get(&r, s->last, &p, &n) == 0 && ev_view_parse(p, n, &e) == 0)
+      s->last_time = e.time;
+  }
+  tr_store_view_end(v);
+  if (rc < 0) return rc;
+  if (s->meta.indexed_to > s->last) s->meta.indexed_to = s->last; /* the first layout: all */
+  lag_rebuild(s); /* on failure the next write tries again */
+  return 0;
+}
+
 /* Starts the next write when none is in flight and there is something to
  * write (events, retention that is due, or held-back index entries that
  * are). After a write that carried lag entries failed, none go until a
@@ -138,12 +159,27 @@ void ev_flush(tr_ctx *ctx, ev_state *s, bool retention) {
 }
 
 /* The write in flight completed: answer, deliver, go on. */
-void ev_write_landed(tr_ctx *ctx, ev_state *s) {
+int ev_write_landed(tr_ctx *ctx, ev_state *s) {
   ev_write *w = s->flight;
-  if (!w) return;
+  if (!w) return 0;
   s->flight = NULL;
-  int st = w->req.status;
-  if (st == 0) {
+  int st = w->req.status, rc = 0;
+  if (s->adopted) {
+    /* an earlier activation's write: the store has the state now (with its
+     * events or without them); settings asked of this activation meanwhile
+     * are newer than the store's and ride on its next write */
+    ev_meta mine = s->meta;
+    s->adopted = false;
+    rc = load_state(s);
+    if (s->set_retention) {
+      s->meta.max_age_ms = mine.max_age_ms;
+      s->meta.max_bytes = mine.max_bytes;
+      s->set_retention = false;
+    }
+    if (rc < 0)
+      tr_log(TR_LOG_ERROR, "events", "events/%s: reading the state after an earlier write: %s",
+             s->topic, tr_strerror(rc));
+  } else if (st == 0) {
     s->last = w->first_id + w->nev - 1;
     if (w->nev == 0) s->last = w->first_id - 1;
     if (w->drop_upto) s->first = w->drop_upto + 1;
@@ -191,8 +227,10 @@ void ev_write_landed(tr_ctx *ctx, ev_state *s) {
   if (st < 0)
     tr_log(TR_LOG_WARN, "events", "events/%s: a write failed: %s", s->topic, tr_strerror(st));
   ev_write_free(w);
+  if (rc < 0) return rc; /* the activation ends; the next one reads again */
   ev_flush(ctx, s, false);
   ev_timer_update(ctx, s); /* held-back entries are written by a tick once idle */
+  return 0;
 }
 
 /* ------------------------------------------------------------ publishing */
@@ -392,6 +430,7 @@ static int on_retention(tr_ctx *ctx, ev_state *s, const tr_msg *m) {
    * with an empty batch if need be; the answer comes once it is durable */
   if (ha) s->meta.max_age_ms = age;
   if (hb) s->meta.max_bytes = bytes;
+  s->set_retention = s->adopted; /* kept when the adopted write lands */
   ev_write *w = pending(s);
   if (!w) return ev_reply_err(ctx, m, TR_ENOMEM, "out of memory");
   if (w->nwaiters == w->capwaiters) {
@@ -432,31 +471,27 @@ static int ev_init(tr_ctx *ctx, void *state, const void *arg) {
   s->st = tr_system_store(tr_actor_system(ctx));
   int rc = ev_tables_get(s->st, &s->tb);
   if (rc < 0) return rc;
-  tr_store_view *v;
-  if ((rc = tr_store_view_begin(s->st, &v)) < 0) return rc;
-  uint64_t first, next;
-  rc = tr_queue_info(s->st, v, s->qname, strlen(s->qname), &first, &next);
-  if (rc == 0) rc = ev_meta_load(s->st, v, &s->tb, s->topic, &s->meta);
-  if (rc == 0) {
-    s->first = first;
-    s->last = next - 1;
-    ev_reader r = {s->st, v, s->qname, strlen(s->qname)};
-    const void *p;
-    size_t n;
-    ev_view e;
-    if (s->last >= s->first && ev_get(&r, s->last, &p, &n) == 0 && ev_view_parse(p, n, &e) == 0)
-      s->last_time = e.time;
+  /* an earlier activation's write still in flight is ours until it lands:
+   * adopted before the state is read, so that it cannot land unseen */
+  s->flight = ev_orphan_adopt(tr_actor_system(ctx), s->topic, tr_actor_self(ctx));
+  s->adopted = s->flight != NULL;
+  if ((rc = load_state(s)) < 0) {
+    if (s->flight) ev_orphan_leave(s->flight, s->topic);
+    s->flight = NULL;
+    return rc;
   }
-  tr_store_view_end(v);
-  if (rc < 0) return rc;
-  if (s->meta.indexed_to > s->last) s->meta.indexed_to = s->last; /* the first layout: all */
-  lag_rebuild(s); /* on failure the next write tries again */
   ev_timer_update(ctx, s);
   return 0;
 }
 
+int (*ev_receive_hook)(uint32_t type); /* tests: nonzero ends the activation */
+
 static int ev_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
   ev_state *s = state;
+  if (ev_receive_hook) {
+    int rc = ev_receive_hook(m->type);
+    if (rc) return rc;
+  }
   switch (m->type) {
   case TR_EV_PUBLISH:
   case TR_EV_PUBLISH_MANY:
@@ -475,7 +510,7 @@ static int ev_receive(tr_ctx *ctx, void *state, const tr_msg *m) {
     on_retention(ctx, s, m);
     ev_timer_update(ctx, s);
     return 0;
-  case EV_I_DONE: ev_write_landed(ctx, s); return 0;
+  case EV_I_DONE: return ev_write_landed(ctx, s);
   case EV_I_CATCHUP: ev_subs_catchup(ctx, s); return 0;
   case EV_I_TICK:
     ev_subs_tick(ctx, s);
@@ -495,12 +530,8 @@ static void ev_terminate(tr_ctx *ctx, void *state, int reason) {
   (void)reason;
   ev_state *s = state;
   ev_read_abandon(ctx, s);
-  if (s->flight) {
-    int expect = 0;
-    /* still in flight: the completion frees it; else it is ours */
-    if (!atomic_compare_exchange_strong(&s->flight->state, &expect, 2)) ev_write_free(s->flight);
-    s->flight = NULL;
-  }
+  if (s->flight) ev_orphan_leave(s->flight, s->topic); /* the next activation's */
+  s->flight = NULL;
   ev_write_free(s->pend); /* not written: their askers time out */
   s->pend = NULL;
   ev_lag_free(&s->lag); /* the next activation rebuilds it */

@@ -44,11 +44,26 @@ typedef struct ev_state {
   ev_lag lag;           /* pi and bk entries of durable events, not written yet */
   bool lag_lost;        /* the lag misses entries: rebuild it before a write */
   uint64_t lag_retry;   /* a write with lag entries failed: none until then (lag clock) */
+  bool adopted;         /* flight is an earlier activation's: reload once it lands */
+  bool set_retention;   /* retention was set while adopted: keep it over the reload */
 } ev_state;
+
+/* Writes left in flight by an ended activation (ev_orphan.c). */
+/* The write's completion (the store's writer thread): false if it was an
+ * orphan (freed here), else true with whom to tell (w is the actor's then). */
+bool ev_orphan_done(ev_write *w, tr_system **sys, tr_ref *self);
+/* The activation ends with w in flight: w becomes an orphan of topic, or is
+ * freed if it already completed. */
+void ev_orphan_leave(ev_write *w, const char *topic);
+/* At activation: the orphan of topic on sys, now in flight for self (its
+ * completion tells self), or NULL. */
+ev_write *ev_orphan_adopt(tr_system *sys, const char *topic, tr_ref self);
 
 /* Writes (ev_actor.c). */
 void ev_flush(tr_ctx *ctx, ev_state *s, bool retention);
-void ev_write_landed(tr_ctx *ctx, ev_state *s);
+/* The write in flight completed: answers, deliveries, the next write. A
+ * negative return ends the activation (the state could not be read). */
+int ev_write_landed(tr_ctx *ctx, ev_state *s);
 int ev_reply_pack(tr_ctx *ctx, const tr_msg *m, tr_pack *pk);
 /* An error answer to m if it was asked (text copied). */
 int ev_reply_err(tr_ctx *ctx, const tr_msg *m, int code, const char *text);
@@ -66,6 +81,9 @@ void ev_read_done(tr_ctx *ctx, ev_state *s, const tr_msg *m);
  * hear TR_EAGAIN now rather than wait out their timeouts. */
 void ev_read_abandon(tr_ctx *ctx, ev_state *s);
 extern void (*ev_read_hook)(void); /* tests only: runs first in every read job */
+/* tests only: runs first in every receive; a nonzero return ends the activation
+ * as a failed receive would */
+extern int (*ev_receive_hook)(uint32_t type);
 
 /* Subscriptions (ev_subs.c). */
 int ev_subs_subscribe(tr_ctx *ctx, ev_state *s, const tr_msg *m);

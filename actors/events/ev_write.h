@@ -25,11 +25,14 @@ typedef struct ev_waiter {
 struct ev_block;
 
 typedef struct ev_write {
-  /* 0 in flight, 1 completed (the actor was told), 2 abandoned by the
-   * actor (the completion frees it) */
+  /* 0 in flight, 1 completed (the actor was told), 2 orphaned: its
+   * activation ended (the completion frees it, unless the next activation
+   * adopts it first). Changed only under ev_orphan.c's lock. */
   _Atomic int state;
   tr_system *sys;
   tr_ref self;
+  struct ev_write *orphan_next;
+  char topic[TR_EV_TOPIC_MAX + 1]; /* set when orphaned */
   tr_store_req req;
   ev_tables tb;
   tr_store_op *ops;
