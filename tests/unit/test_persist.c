@@ -371,6 +371,119 @@ static void test_many_writers_pipelined(void **st) {
   nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Events and snapshots bigger than a recovery chunk (runtime/persist.c
+ * reads a journal in chunks of 64 KiB): a chunk takes at least one event
+ * whatever its size, and the events after a snapshot that alone fills a
+ * chunk come next; each event is applied once, in order. */
+enum { VAR_PAD = 200 << 10, VAR_BIG = 300 << 10 };
+typedef struct {
+  int64_t sum;
+  uint64_t last;
+  _Atomic int64_t *acks;
+} var_state;
+
+static int var_init(tr_ctx *ctx, void *st, const void *arg) {
+  ((var_state *)st)->acks = (_Atomic int64_t *)arg;
+  return 0;
+}
+
+static int var_apply(tr_ctx *ctx, void *st, uint64_t seq, const void *ev, size_t len) {
+  var_state *s = st;
+  const uint8_t *b = ev;
+  if (seq != s->last + 1 || len == 0 || b[len - 1] != b[0]) return TR_ECORRUPT;
+  s->sum += b[0];
+  s->last = seq;
+  atomic_fetch_add(&g_applied, 1);
+  return 0;
+}
+
+static int var_snapshot(tr_ctx *ctx, void *st, tr_buf *out) {
+  var_state *s = st;
+  int rc = tr_buf_append(out, s, 2 * sizeof(int64_t));
+  for (size_t n = 0; !rc && n < VAR_PAD; n += 4096) rc = tr_buf_append(out, (char[4096]){0}, 4096);
+  return rc;
+}
+
+static int var_restore(tr_ctx *ctx, void *st, uint64_t seq, const void *d, size_t len) {
+  var_state *s = st;
+  if (len != 2 * sizeof(int64_t) + VAR_PAD) return TR_ECORRUPT;
+  memcpy(s, d, 2 * sizeof(int64_t));
+  if (s->last != seq) return TR_ECORRUPT;
+  atomic_store(&g_restored_at, (int64_t)seq);
+  return 0;
+}
+
+/* T_ADD {u32 size, u8 value}: appends size bytes of value */
+static int var_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
+  var_state *s = st;
+  if (m->type == T_ADD && m->len == 5) {
+    uint32_t n;
+    memcpy(&n, m->data, 4);
+    uint8_t *ev = malloc(n);
+    if (!ev) return TR_ENOMEM;
+    memset(ev, m->data[4], n);
+    s->sum += m->data[4];
+    int rc = tr_persist_append(ctx, ev, n, &s->last);
+    free(ev);
+    return rc;
+  }
+  if (m->type == T_GET) {
+    uint8_t buf[16];
+    return tr_actor_reply(ctx, m, T_VALUE, buf, tr_mp_put_int(buf, sizeof buf, s->sum));
+  }
+  if (m->type == TR_MSG_PERSISTED && !(m->flags & TR_MSG_F_FAILED)) atomic_fetch_add(s->acks, 1);
+  return 0;
+}
+
+static const tr_persistent var_b = {
+    .base = {.name = "var", .state_size = sizeof(var_state), .init = var_init,
+             .receive = var_receive},
+    .apply = var_apply,
+    .snapshot = var_snapshot,
+    .restore = var_restore,
+};
+
+static void var_add(tr_system *sys, tr_ref a, _Atomic int64_t *acks, uint32_t size, uint8_t v) {
+  uint8_t m[5];
+  memcpy(m, &size, 4);
+  m[4] = v;
+  int64_t want = atomic_load(acks) + 1;
+  assert_int_equal(tr_system_send(sys, a, T_ADD, m, sizeof m), 0);
+  assert_int_equal(t_wait_ge(acks, want), want); /* one at a time: snapshots when all acked */
+}
+
+static void test_recover_items_bigger_than_a_chunk(void **st) {
+  char dir[64];
+  mkdir_tmp(dir, sizeof dir);
+  _Atomic int64_t acks = 0;
+  tr_persist_opts plain = {.id = "var/plain"};
+  tr_persist_opts snap = {.id = "var/snap", .snapshot_every = 5, .snapshot_keep = 1};
+  tr_system *sys = sys_on(dir, 0);
+  tr_ref a, b;
+  assert_int_equal(tr_system_persist_spawn(sys, &var_b, &acks, &plain, &a), 0);
+  for (int i = 0; i < 3; i++) var_add(sys, a, &acks, 1, 1);
+  var_add(sys, a, &acks, VAR_BIG, 2); /* alone bigger than a chunk */
+  for (int i = 0; i < 3; i++) var_add(sys, a, &acks, 1, 3);
+  assert_int_equal(tr_system_persist_spawn(sys, &var_b, &acks, &snap, &b), 0);
+  for (int i = 0; i < 5; i++) var_add(sys, b, &acks, 1, 1); /* a snapshot at 5 */
+  for (int i = 0; i < 2; i++) var_add(sys, b, &acks, 1, 4);
+  tr_system_free(sys);
+
+  atomic_store(&g_applied, 0);
+  atomic_store(&g_restored_at, 0);
+  sys = sys_on(dir, 0);
+  assert_int_equal(tr_system_persist_spawn(sys, &var_b, &acks, &plain, &a), 0);
+  assert_int_equal(get_sum(sys, a), 3 * 1 + 2 + 3 * 3);
+  assert_int_equal(atomic_load(&g_applied), 7);
+  atomic_store(&g_applied, 0);
+  assert_int_equal(tr_system_persist_spawn(sys, &var_b, &acks, &snap, &b), 0);
+  assert_int_equal(get_sum(sys, b), 5 * 1 + 2 * 4);
+  assert_int_equal(atomic_load(&g_restored_at), 5);
+  assert_int_equal(atomic_load(&g_applied), 2); /* only those after the snapshot */
+  tr_system_free(sys);
+  nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_arguments),
@@ -378,6 +491,7 @@ int main(void) {
       cmocka_unit_test(test_snapshot_amortized),
       cmocka_unit_test(test_map_limit),
       cmocka_unit_test(test_many_writers_pipelined),
+      cmocka_unit_test(test_recover_items_bigger_than_a_chunk),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
