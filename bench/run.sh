@@ -16,7 +16,8 @@
 # NO_BUILD=1 (use the binaries as they are), BUILD_DIR (build-bench), TROUPE_THREADS (2),
 # sizes PP_N FO_S FO_M SP_K SP_SETTLE_MS SK_SIZE SK_DIV;
 # persist: PS_WRITERS ("1 100 10000": one run per writer count and repetition),
-#   PS_SECS (3 s measured per run; sync mode; data dir: a fresh one under /tmp);
+#   PS_SECS (3 s measured per run; sync mode; data dir: a fresh one under /tmp),
+#   PS_MODE=nosync (no fsync: not durable, the ceiling the CPU alone allows);
 # recover: RC_EVENTS (10000), RC_BIG (1000000: a second run with that many events,
 #   for the replay rate; 0 = off). Each recover run prints snapshot=no and snapshot=yes.
 # remote: two nodes on loopback (the kit's benchmark 5): RM_N (20000) strict round
