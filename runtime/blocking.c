@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TR_BUF_MAX (64u << 20) /* a result larger than this fails the job */
 
 typedef struct job {
   struct job *next;

@@ -5,6 +5,8 @@
 
 #include "core.h"
 
+#define TR_BUF_MAX (64u << 20) /* a result larger than this fails the job */
+
 struct tr_buf {
   uint8_t *data;
   size_t len, cap;

@@ -11,6 +11,7 @@
  * owns until its completion, which runs on the writer thread after the
  * commit is durable and turns into a TR_MSG_PERSISTED message.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,15 +66,19 @@ typedef struct {
   uint32_t count;
   uint64_t last;
   int full;
+  int snap; /* the chunk carries a snapshot */
 } chunk_acc;
+_Static_assert(TR_PERSIST_MAX_ITEM + 24 + 16 <= TR_BUF_MAX, "an item fits in a chunk alone");
 
 static int put_u64(tr_buf *b, uint64_t v) { return tr_buf_append(b, &v, sizeof v); }
 
 static int chunk_item(void *arg, uint64_t seq, const void *data, size_t len) {
   chunk_acc *c = arg;
-  /* a chunk takes at least one event, however big it or the snapshot
-   * before it is: next_from (the last one's seq + 1) must move on */
-  if (c->count > 0 && (c->count >= CHUNK_EVENTS || c->out->len + len > CHUNK_BYTES)) {
+  /* a chunk without a snapshot takes at least one event, however big:
+   * alone in a chunk, any event fits (TR_PERSIST_MAX_ITEM); one with a
+   * snapshot leaves an event that does not fit to the next chunk */
+  bool empty = c->count == 0 && !c->snap;
+  if (!empty && (c->count >= CHUNK_EVENTS || c->out->len + 16 + len > CHUNK_BYTES)) {
     c->full = 1;
     return 1; /* stop: the rest comes in the next chunk */
   }
@@ -119,7 +124,7 @@ static int recover_read_job(recover_job *j, tr_buf *out) {
       from = 1;
     }
   }
-  chunk_acc c = {out, 0, 0, 0};
+  chunk_acc c = {out, 0, 0, 0, out->data[0]};
   if (!rc) {
     int jrc = tr_journal_read(st, v, j->pid, j->pid_len, from, UINT64_MAX, chunk_item, &c);
     if (jrc == TR_ECORRUPT)
@@ -131,7 +136,7 @@ static int recover_read_job(recover_job *j, tr_buf *out) {
   if (rc < 0) return rc;
   out->data[1] = (uint8_t)c.full;
   memcpy(out->data + 4, &c.count, sizeof c.count);
-  uint64_t next = c.full ? c.last + 1 : 0;
+  uint64_t next = !c.full ? 0 : c.count ? c.last + 1 : from; /* from: after a snapshot */
   memcpy(out->data + 16, &next, sizeof next);
   return 0;
 }
@@ -338,7 +343,7 @@ int tr_persist_append(tr_ctx *ctx, const void *event, size_t len, uint64_t *seq)
   struct tr_persist_data *d = pdata(ctx);
   if (!d || (atomic_load(&ctx->state) & TR_AS_RECOVERING)) return TR_EPERM;
   if (d->failed) return TR_EIO;
-  if (len > TR_STORE_MAX_VALUE) return TR_ETOOBIG;
+  if (len > TR_PERSIST_MAX_ITEM) return TR_ETOOBIG;
   tr_system *sys = tr_tls_sys;
   uint64_t next = d->last + 1;
   append_req *r = new_req(sys, ctx, d, next, len);
@@ -392,6 +397,14 @@ void tr_persist_after_callback(tr_ctx *ctx) {
     return;
   tr_buf b = {0};
   int rc = d->p->snapshot(ctx, ctx->state_mem, &b);
+  if (rc >= 0 && b.len > TR_PERSIST_MAX_ITEM) {
+    tr_log(TR_LOG_WARN, "persist", "%s: snapshot at %llu not saved: %zu bytes is over %u", d->pid,
+           (unsigned long long)d->last, b.len, TR_PERSIST_MAX_ITEM);
+    free(b.data);
+    d->snap_seq = d->last; /* not again before another snapshot_every events */
+    d->bytes_since = 0;
+    return;
+  }
   tr_system *sys = tr_tls_sys;
   append_req *r = rc < 0 ? NULL : new_req(sys, ctx, d, d->last, 0);
   if (!r) {

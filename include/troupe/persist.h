@@ -67,9 +67,15 @@ int tr_persist_spawn(tr_ctx *ctx, const tr_persistent *p, const void *arg,
 int tr_system_persist_spawn(tr_system *sys, const tr_persistent *p, const void *arg,
                             const tr_persist_opts *opts, tr_ref *out);
 
+/* The largest event tr_persist_append takes, and the largest snapshot saved
+ * (a bigger one is skipped with a warning: recovery then replays from the
+ * one before). Each must fit, with its framing, in one recovery read. */
+#define TR_PERSIST_MAX_ITEM ((64u << 20) - 64)
+
 /* Appends a copy of event[0..len) to the running persistent actor's journal;
  * *seq gets its sequence number. TR_MSG_PERSISTED follows once it is durable.
- * TR_EPERM outside a persistent actor or during recovery. */
+ * TR_EPERM outside a persistent actor or during recovery; TR_ETOOBIG above
+ * TR_PERSIST_MAX_ITEM. The caller keeps event. */
 int tr_persist_append(tr_ctx *ctx, const void *event, size_t len, uint64_t *seq);
 
 /* The node's store (storage/store.h), or NULL without a data dir: for

@@ -98,6 +98,14 @@ static tr_system *sys_on(const char *dir, uint64_t limit) {
   return sys;
 }
 
+/* Frees sys and starts a new system on dir, with the recovery counters at 0. */
+static tr_system *restart(tr_system *sys, const char *dir) {
+  tr_system_free(sys);
+  atomic_store(&g_applied, 0);
+  atomic_store(&g_restored_at, 0);
+  return sys_on(dir, 0);
+}
+
 static int64_t get_sum(tr_system *sys, tr_ref a) {
   tr_msg *r = NULL;
   assert_int_equal(tr_system_ask(sys, a, T_GET, NULL, 0, WAIT_MS, &r), 0);
@@ -212,10 +220,7 @@ static void test_snapshot_amortized(void **st) {
     assert_int_equal(tr_system_send(sys, a, T_ADD, &v, 1), 0);
     assert_int_equal(t_wait_ge(&acks, i), i);
   }
-  tr_system_free(sys);
-  atomic_store(&g_restored_at, 0);
-  atomic_store(&g_applied, 0);
-  sys = sys_on(dir, 0);
+  sys = restart(sys, dir);
   assert_int_equal(tr_system_persist_spawn(sys, &big, &aa, &o, &a), 0);
   assert_int_equal(get_sum(sys, a), 25);
   assert_int_equal(atomic_load(&g_restored_at), 10); /* not 20 */
@@ -376,6 +381,8 @@ static void test_many_writers_pipelined(void **st) {
  * whatever its size, and the events after a snapshot that alone fills a
  * chunk come next; each event is applied once, in order. */
 enum { VAR_PAD = 200 << 10, VAR_BIG = 300 << 10 };
+static size_t g_var_pad = VAR_PAD;   /* snapshot padding */
+static _Atomic int g_var_rc;         /* an append's error, if any */
 typedef struct {
   int64_t sum;
   uint64_t last;
@@ -400,13 +407,13 @@ static int var_apply(tr_ctx *ctx, void *st, uint64_t seq, const void *ev, size_t
 static int var_snapshot(tr_ctx *ctx, void *st, tr_buf *out) {
   var_state *s = st;
   int rc = tr_buf_append(out, s, 2 * sizeof(int64_t));
-  for (size_t n = 0; !rc && n < VAR_PAD; n += 4096) rc = tr_buf_append(out, (char[4096]){0}, 4096);
+  for (size_t n = 0; !rc && n < g_var_pad; n += 4096) rc = tr_buf_append(out, (char[4096]){0}, 4096);
   return rc;
 }
 
 static int var_restore(tr_ctx *ctx, void *st, uint64_t seq, const void *d, size_t len) {
   var_state *s = st;
-  if (len != 2 * sizeof(int64_t) + VAR_PAD) return TR_ECORRUPT;
+  if (len != 2 * sizeof(int64_t) + g_var_pad) return TR_ECORRUPT;
   memcpy(s, d, 2 * sizeof(int64_t));
   if (s->last != seq) return TR_ECORRUPT;
   atomic_store(&g_restored_at, (int64_t)seq);
@@ -425,7 +432,11 @@ static int var_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     s->sum += m->data[4];
     int rc = tr_persist_append(ctx, ev, n, &s->last);
     free(ev);
-    return rc;
+    if (rc < 0) {
+      s->sum -= m->data[4];
+      atomic_store(&g_var_rc, rc);
+    }
+    return 0;
   }
   if (m->type == T_GET) {
     uint8_t buf[16];
@@ -467,11 +478,7 @@ static void test_recover_items_bigger_than_a_chunk(void **st) {
   assert_int_equal(tr_system_persist_spawn(sys, &var_b, &acks, &snap, &b), 0);
   for (int i = 0; i < 5; i++) var_add(sys, b, &acks, 1, 1); /* a snapshot at 5 */
   for (int i = 0; i < 2; i++) var_add(sys, b, &acks, 1, 4);
-  tr_system_free(sys);
-
-  atomic_store(&g_applied, 0);
-  atomic_store(&g_restored_at, 0);
-  sys = sys_on(dir, 0);
+  sys = restart(sys, dir);
   assert_int_equal(tr_system_persist_spawn(sys, &var_b, &acks, &plain, &a), 0);
   assert_int_equal(get_sum(sys, a), 3 * 1 + 2 + 3 * 3);
   assert_int_equal(atomic_load(&g_applied), 7);
@@ -484,6 +491,46 @@ static void test_recover_items_bigger_than_a_chunk(void **st) {
   nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The largest event alone, a snapshot of 40 MiB followed by an event of
+ * 30 MiB (together more than one recovery read may carry), and an event
+ * over the limit (refused, the actor goes on). */
+static void test_recover_items_at_the_limit(void **st) {
+  char dir[64];
+  mkdir_tmp(dir, sizeof dir);
+  _Atomic int64_t acks = 0;
+  tr_persist_opts max = {.id = "var/max"};
+  tr_persist_opts snap = {.id = "var/huge", .snapshot_every = 2, .snapshot_keep = 1};
+  g_var_pad = 40u << 20;
+  atomic_store(&g_var_rc, 0);
+  tr_system *sys = sys_on(dir, 0);
+  tr_ref a, b;
+  assert_int_equal(tr_system_persist_spawn(sys, &var_b, &acks, &max, &a), 0);
+  var_add(sys, a, &acks, TR_PERSIST_MAX_ITEM, 6);
+  uint8_t m[5] = {0, 0, 0, 0, 9};
+  uint32_t over = TR_PERSIST_MAX_ITEM + 1;
+  memcpy(m, &over, 4);
+  assert_int_equal(tr_system_send(sys, a, T_ADD, m, sizeof m), 0);
+  uint64_t end = t_now_ms() + WAIT_MS;
+  while (atomic_load(&g_var_rc) == 0 && t_now_ms() < end) t_sleep_ms(1);
+  assert_int_equal(atomic_load(&g_var_rc), TR_ETOOBIG);
+  assert_int_equal(get_sum(sys, a), 6); /* refused, and the actor goes on */
+  assert_int_equal(tr_system_persist_spawn(sys, &var_b, &acks, &snap, &b), 0);
+  for (int i = 0; i < 2; i++) var_add(sys, b, &acks, 1, 1); /* a 40 MiB snapshot at 2 */
+  var_add(sys, b, &acks, 30u << 20, 5);
+  sys = restart(sys, dir);
+  assert_int_equal(tr_system_persist_spawn(sys, &var_b, &acks, &max, &a), 0);
+  assert_int_equal(get_sum(sys, a), 6);
+  assert_int_equal(atomic_load(&g_applied), 1);
+  atomic_store(&g_applied, 0);
+  assert_int_equal(tr_system_persist_spawn(sys, &var_b, &acks, &snap, &b), 0);
+  assert_int_equal(get_sum(sys, b), 1 + 1 + 5);
+  assert_int_equal(atomic_load(&g_restored_at), 2);
+  assert_int_equal(atomic_load(&g_applied), 1);
+  tr_system_free(sys);
+  g_var_pad = VAR_PAD;
+  nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_arguments),
@@ -492,6 +539,7 @@ int main(void) {
       cmocka_unit_test(test_map_limit),
       cmocka_unit_test(test_many_writers_pipelined),
       cmocka_unit_test(test_recover_items_bigger_than_a_chunk),
+      cmocka_unit_test(test_recover_items_at_the_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
