@@ -368,11 +368,22 @@ static int list_start(tr_ctx *ctx, rq *r) {
       tr_job_queue_name(topic, name, sizeof name) < 0)
     return rq_error(ctx, r, 400, "InvalidRequestException",
                     "external tasks are listed by topicName (docs/http-api.md)");
-  uint8_t buf[8];
+  int64_t first, max;
+  int rc = rq_paging(ctx, r, &first, &max);
+  if (rc) return rc;
+  /* the queue answers at most ~8 MiB of jobs per ask: firstResult and
+   * maxResults page through more */
+  uint8_t buf[32];
   tr_pack pk;
   tr_pack_init_fixed(&pk, buf, sizeof buf);
-  tr_pack_map(&pk, 0);
-  int rc = rq_ask(ctx, r, name, TR_JOB_LIST, &pk, ASK_MS);
+  tr_pack_map(&pk, max < 0 ? 1 : 2);
+  tr_pack_str(&pk, "first");
+  tr_pack_uint(&pk, first > UINT32_MAX ? UINT32_MAX : (uint64_t)first);
+  if (max >= 0) {
+    tr_pack_str(&pk, "max");
+    tr_pack_uint(&pk, max > UINT32_MAX ? UINT32_MAX : (uint64_t)max);
+  }
+  rc = rq_ask(ctx, r, name, TR_JOB_LIST, &pk, ASK_MS);
   return rc < 0 ? rc : 0;
 }
 

@@ -24,6 +24,11 @@
 
 #define DEFAULT_LEASE_MS 30000
 #define MAX_FETCH 1000
+/* A fetch's answer stops before the job that would take it past this: a
+ * message between nodes carries at most 16 MiB, and an answer that cannot
+ * be sent would leave its jobs locked to nobody, to be fetched (and lost)
+ * again. The first job always goes. */
+#define FETCH_MAX_BYTES (8u << 20)
 #define MAX_LOCK_MS (7u * 24 * 3600 * 1000)
 #define RESEND_MS 30000 /* unacked notes go out again this often */
 #define KEEPALIVE_MS 20000 /* a queue with waiting fetches ticks this often */
@@ -212,7 +217,11 @@ static int lock_for(tr_ctx *ctx, qstate *s, const char *worker, uint32_t max, ui
   uint64_t now = now_ms(s);
   jq_job *got[MAX_FETCH], *j;
   uint32_t n = 0;
+  size_t bytes = 64;
   while (n < max && n < MAX_FETCH && (j = jq_first_available(&s->q, now))) {
+    size_t size = jq_job_size(&s->q, j);
+    if (n > 0 && bytes + size > FETCH_MAX_BYTES) break; /* the rest: the next fetch */
+    bytes += size;
     int rc = ev_lock(ctx, s, j, worker, now + lock_ms, 0);
     if (rc < 0) return rc;
     got[n++] = j;
@@ -697,16 +706,37 @@ static int on_cancel(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *m
   return answer_ok(ctx, s, m, rc);
 }
 
-static int on_list(tr_ctx *ctx, qstate *s, const tr_msg *m) {
+/* The visible jobs in creation order, from the first-th: at most max, and
+ * as many as fit FETCH_MAX_BYTES (at least one); more: some are left. */
+static int on_list(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *map) {
+  uint32_t first, max;
+  if (u32_arg(map, "first", 0, UINT32_MAX, &first) || u32_arg(map, "max", UINT32_MAX, UINT32_MAX, &max))
+    return reply_err(ctx, s, m, TR_EINVAL, "list takes first and max (numbers >= 0)%s", NULL);
   uint64_t now = now_ms(s);
+  jq_job *j = s->q.head;
+  for (uint32_t skip = first; j; j = j->next)
+    if (jq_visible(j) && skip-- == 0) break;
+  uint32_t n = 0;
+  size_t bytes = 64;
+  jq_job *end = j;
+  for (; end && n < max; end = end->next) {
+    if (!jq_visible(end)) continue;
+    size_t size = jq_job_size(&s->q, end);
+    if (n > 0 && bytes + size > FETCH_MAX_BYTES) break;
+    bytes += size;
+    n++;
+  }
+  int more = 0;
+  for (jq_job *k = end; k && !more; k = k->next) more = jq_visible(k);
   tr_pack pk = TR_PACK_INIT;
-  tr_pack_map(&pk, 2);
+  tr_pack_map(&pk, 3);
   tr_pack_str(&pk, "ok");
   tr_pack_bool(&pk, 1);
-  uint32_t n = (uint32_t)(s->q.count - s->q.nfinished); /* the visible ones */
+  tr_pack_str(&pk, "more");
+  tr_pack_bool(&pk, more);
   tr_pack_str(&pk, "jobs");
   tr_pack_array(&pk, n);
-  for (jq_job *j = s->q.head; j; j = j->next)
+  for (; j != end; j = j->next)
     if (jq_visible(j)) jq_pack_job(&pk, &s->q, j, now);
   int rc = reply_ok(ctx, s, m, &pk);
   tr_pack_free(&pk);
@@ -779,7 +809,7 @@ static int q_receive(tr_ctx *ctx, void *st, const tr_msg *m) {
     case TR_JOB_LOCK:
     case TR_JOB_GET: rc = on_one(ctx, s, m, &map); break;
     case TR_JOB_CANCEL: rc = on_cancel(ctx, s, m, &map); break;
-    default: rc = on_list(ctx, s, m); break;
+    default: rc = on_list(ctx, s, m, &map); break;
     }
   } else if (m->flags & TR_MSG_F_ASK) {
     return reply_err(ctx, s, m, TR_ENOTSUP, "not a job queue request%s", NULL);

@@ -144,5 +144,7 @@ int jq_apply(jq *q, const void *ev, size_t len);
 
 /* Packs a job as fetch/list/push show it. */
 int jq_pack_job(tr_pack *pk, const jq *q, const jq_job *j, uint64_t now_ms);
+/* An upper bound of the bytes jq_pack_job writes for j. */
+size_t jq_job_size(const jq *q, const jq_job *j);
 
 #endif

@@ -622,6 +622,14 @@ static const char *state_name(const jq_job *j, uint64_t now) {
 
 static void kv_opt(tr_pack *pk, const char *k, const char *v) { tr_pack_kv_str(pk, k, v ? v : ""); }
 
+size_t jq_job_size(const jq *q, const jq_job *j) {
+  const char *s[] = {j->id, q->topic, j->worker, j->pi, j->act, j->bk, j->dk, j->did, j->error};
+  size_t n = 256 + j->vars_len; /* map, keys, numbers, the state's name */
+  for (size_t i = 0; i < sizeof s / sizeof *s; i++)
+    if (s[i]) n += strlen(s[i]) + 5;
+  return n;
+}
+
 int jq_pack_job(tr_pack *pk, const jq *q, const jq_job *j, uint64_t now_ms) {
   tr_pack_map(pk, 14);
   tr_pack_kv_str(pk, "id", j->id);

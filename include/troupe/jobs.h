@@ -56,7 +56,9 @@ enum {
                                  TR_JOB_PUSH. A lease (default 30 s): renew it by
                                  subscribing again, or it lapses */
   TR_JOB_UNSUBSCRIBE,         /* {worker} -> {ok} */
-  TR_JOB_LIST,                /* {} -> {ok, jobs: [job]} */
+  TR_JOB_LIST,                /* {first?, max?} -> {ok, more, jobs: [job]}: the visible
+                                 jobs in creation order from the first-th (0), at most
+                                 max, and at most ~8 MiB of them (at least one) */
   /* answers */
   TR_JOB_REPLY,
   /* to a subscriber: one job, locked to it (a job map) */

@@ -79,6 +79,19 @@ static inline int64_t t_msg_int(const tr_msg *m) {
   return (int64_t)u;
 }
 
+/* Asks the virtual actor name with the JSON request (as msgpack; NULL: an
+ * empty payload); the reply in *out (the caller frees it), or the ask's
+ * error. */
+static inline int t_ask_json(tr_system *sys, const char *name, uint32_t type, const char *json,
+                             tr_msg **out) {
+  tr_pack pk = TR_PACK_INIT;
+  if (json) assert_int_equal(tr_json_to_msgpack(json, strlen(json), NULL, &pk, NULL, 0), 0);
+  *out = NULL;
+  int rc = tr_system_virtual_ask(sys, name, type, pk.data, pk.len, WAIT_MS, out);
+  tr_pack_free(&pk);
+  return rc;
+}
+
 static inline tr_system *t_system(uint32_t threads) {
   tr_config cfg = {.threads = threads};
   tr_system *sys = NULL;

@@ -105,11 +105,8 @@ static int teardown(void **st) {
 static int call(const char *topic, uint32_t type, const char *json, char *out, size_t cap) {
   char name[256];
   assert_int_equal(tr_job_queue_name(topic, name, sizeof name), 0);
-  tr_pack pk = TR_PACK_INIT;
-  if (json) assert_int_equal(tr_json_to_msgpack(json, strlen(json), NULL, &pk, NULL, 0), 0);
-  tr_msg *r = NULL;
-  int rc = tr_system_virtual_ask(g_sys, name, type, pk.data, pk.len, WAIT_MS, &r);
-  tr_pack_free(&pk);
+  tr_msg *r;
+  int rc = t_ask_json(g_sys, name, type, json, &r);
   if (rc < 0) return rc;
   rc = tr_job_reply_status(r, NULL);
   if (out) {
@@ -748,6 +745,75 @@ static void test_indexes_order_and_extend(void **st) {
   jq_free(&q);
 }
 
+/* Jobs whose vars add up to more than a message may carry (280 x 256 KiB):
+ * a list pages through them; a fetch of 1000 answers with as many as fit
+ * its byte budget, and the next fetches get the rest; none is locked
+ * without being handed out. */
+/* The jobs of a fetch's or a list's answer, counted in its msgpack (as
+ * JSON it would be over the bridge's 1 MiB); *more gets its more flag. */
+static int jobs_count(const char *topic, uint32_t type, const char *json, int *more) {
+  char name[256];
+  assert_int_equal(tr_job_queue_name(topic, name, sizeof name), 0);
+  tr_msg *r;
+  int rc = t_ask_json(g_sys, name, type, json, &r);
+  if (rc < 0) return rc;
+  if ((rc = tr_job_reply_status(r, NULL)) < 0) {
+    tr_msg_free(r);
+    return rc;
+  }
+  tr_unpack u, jobs;
+  uint32_t n = 0;
+  tr_unpack_init(&u, r->data, r->len);
+  if (more) tr_unpack_find_bool(&u, "more", more);
+  rc = tr_unpack_find(&u, "jobs", &jobs);
+  if (rc == 0) rc = tr_unpack_array(&jobs, &n);
+  tr_msg_free(r);
+  return rc < 0 ? rc : (int)n;
+}
+
+static void test_fetch_bounded_by_bytes(void **st) {
+  (void)st;
+  enum { N = 280, VAR = 256 << 10 }; /* a request's JSON stays under 1 MiB */
+  char *req = malloc(VAR + 64);
+  assert_non_null(req);
+  int o = sprintf(req, "{\"vars\":{\"blob\":\"");
+  memset(req + o, 'b', VAR);
+  strcpy(req + o + VAR, "\"}}");
+  char small[512];
+  for (int i = 0; i < N; i++) assert_int_equal(call("fat", TR_JOB_CREATE, req, small, sizeof small), 0);
+  free(req);
+  /* a list pages through them, by bytes and by max */
+  int listed = 0, more = 1, pages = 0;
+  char page[64];
+  while (more) {
+    snprintf(page, sizeof page, "{\"first\":%d}", listed);
+    int k = jobs_count("fat", TR_JOB_LIST, page, &more);
+    assert_true(k >= 1 && k <= 32);
+    listed += k;
+    pages++;
+  }
+  assert_int_equal(listed, N);
+  assert_true(pages >= N / 32);
+  assert_int_equal(jobs_count("fat", TR_JOB_LIST, "{\"first\":5,\"max\":3}", &more), 3);
+  assert_true(more);
+  assert_int_equal(jobs_count("fat", TR_JOB_LIST, "{\"first\":279,\"max\":3}", &more), 1);
+  assert_false(more);
+  assert_int_equal(jobs_count("fat", TR_JOB_LIST, "{\"first\":-1}", NULL), TR_EINVAL);
+  const char *fetch = "{\"worker\":\"w\",\"max\":1000,\"lock_ms\":600000}";
+  int got = 0, fetches = 0;
+  while (got < N) {
+    int k = jobs_count("fat", TR_JOB_FETCH, fetch, NULL);
+    assert_true(k >= 1);
+    assert_true(k <= 32); /* 8 MiB of budget */
+    got += k;
+    fetches++;
+  }
+  assert_int_equal(got, N);
+  assert_true(fetches >= N / 32);
+  /* nothing is left to fetch: every job was handed out once */
+  assert_int_equal(jobs_count("fat", TR_JOB_FETCH, fetch, NULL), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_create_fetch_complete_once, setup, teardown),
@@ -761,6 +827,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fetch_bounded_by_bytes, setup, teardown),
       cmocka_unit_test(test_indexes_match_scan),
       cmocka_unit_test(test_indexes_order_and_extend),
   };

@@ -167,11 +167,8 @@ static inline int teardown_sys(void **st) {
 /* ---- talking to actors in JSON ---- */
 
 static inline int ask_json(const char *name, uint32_t type, const char *json, char *out, size_t cap) {
-  tr_pack pk = TR_PACK_INIT;
-  assert_int_equal(tr_json_to_msgpack(json, strlen(json), NULL, &pk, NULL, 0), 0);
-  tr_msg *r = NULL;
-  int rc = tr_system_virtual_ask(g_sys, name, type, pk.data, pk.len, WAIT_MS, &r);
-  tr_pack_free(&pk);
+  tr_msg *r;
+  int rc = t_ask_json(g_sys, name, type, json, &r);
   if (rc < 0) return rc;
   tr_pack js = TR_PACK_INIT;
   rc = tr_json_from_msgpack(r->data, r->len, NULL, &js, NULL, 0);
