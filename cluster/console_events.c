@@ -10,7 +10,7 @@
 #include "console.h"
 #include "troupe/virtual.h"
 
-enum { EVENTS_MAX = 200, ASK_MS = 10000 };
+enum { EVENTS_MAX = 200, ASK_MS = 10000, EVENTS_BYTES = 768 << 10 };
 
 /* Copies the entries of args that the bus understands into a TR_EV_QUERY
  * request: {filter?, after?, max?, from_time?, to_time?, desc?}. */
@@ -36,9 +36,11 @@ static int build(const tr_unpack *args, tr_pack *pk, char *topic, size_t cap, ch
   uint64_t max = EVENTS_MAX;
   if (tr_unpack_find_uint(args, "max", &max) == 0 && (max == 0 || max > EVENTS_MAX))
     max = EVENTS_MAX; /* a console reply has a size limit */
-  tr_pack_map(pk, n);
+  tr_pack_map(pk, n + 1);
   tr_pack_str(pk, "max");
   tr_pack_uint(pk, max);
+  tr_pack_str(pk, "max_bytes"); /* a page that always fits a console reply */
+  tr_pack_uint(pk, EVENTS_BYTES);
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
     const void *raw;
     size_t rn;

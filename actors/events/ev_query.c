@@ -189,13 +189,18 @@ struct qctx {
   const char *topic;
   tr_pack evs;
   uint32_t n, max;
+  uint64_t max_bytes;
   bool more;
 };
 
+/* A page ends at max events or before the event that would take it past
+ * max_bytes (the first always goes): an answer must fit the message that
+ * carries it (16 MiB between nodes, 1 MiB to the console), or the asker
+ * would ask for the same page again and again. */
 static int q_one(void *arg, uint64_t id, const ev_view *e, const void *p, size_t n) {
   struct qctx *q = arg;
   if (!ev_filter_match(q->f, e)) return 0;
-  if (q->n == q->max) {
+  if (q->n == q->max || (q->n > 0 && q->evs.len + n + 512 > q->max_bytes)) {
     q->more = true;
     return 1;
   }
@@ -205,7 +210,7 @@ static int q_one(void *arg, uint64_t id, const ev_view *e, const void *p, size_t
 }
 
 int ev_query(const ev_scope *s, const tr_unpack *req, tr_pack *out, char *err, size_t cap) {
-  uint64_t from, to, after = 0, max = 1000;
+  uint64_t from, to, after = 0, max = 1000, max_bytes = TR_EV_QUERY_BYTES;
   int desc = 0, rc;
   tr_unpack v;
   if ((rc = ev_req_times(req, &from, &to, err, cap)) < 0) return rc;
@@ -219,13 +224,18 @@ int ev_query(const ev_scope *s, const tr_unpack *req, tr_pack *out, char *err, s
     snprintf(err, cap, "max must be 1 to 10000");
     return TR_EINVAL;
   }
+  if (tr_unpack_find(req, "max_bytes", &v) == 0 &&
+      (tr_unpack_uint(&v, &max_bytes) < 0 || max_bytes < 1024 || max_bytes > TR_EV_QUERY_BYTES)) {
+    snprintf(err, cap, "max_bytes must be 1024 to %u", TR_EV_QUERY_BYTES);
+    return TR_EINVAL;
+  }
   if (tr_unpack_find(req, "desc", &v) == 0 && tr_unpack_bool(&v, &desc) < 0) {
     snprintf(err, cap, "desc must be a boolean");
     return TR_EINVAL;
   }
   ev_filter f;
   if ((rc = ev_filter_parse(req, &f, err, cap)) < 0) return rc;
-  struct qctx q = {&f, s->topic, TR_PACK_INIT, 0, (uint32_t)max, false};
+  struct qctx q = {&f, s->topic, TR_PACK_INIT, 0, (uint32_t)max, max_bytes, false};
   tr_store_view *vw;
   if ((rc = tr_store_view_begin(s->st, &vw)) == 0) {
     uint64_t lo, hi;

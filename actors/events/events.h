@@ -36,6 +36,7 @@
 
 #define TR_EV_KIND "events"
 #define TR_EV_TOPIC_MAX 64
+#define TR_EV_QUERY_BYTES (8u << 20) /* a query's page, at most (fits between nodes) */
 
 enum {
   /* ---- publishing ---- */
@@ -55,8 +56,10 @@ enum {
   TR_EV_DELIVER,              /* to a subscriber (not an ask): {topic, events: [event]} */
   /* ---- the warehouse ---- */
   TR_EV_QUERY,                /* {filter?, from_time?, to_time?, after?: id, max?
-                                 (default 1000, at most 10000), desc?: bool} ->
-                                 {ok, events: [event], more: bool} */
+                                 (default 1000, at most 10000), max_bytes? (1024 to
+                                 TR_EV_QUERY_BYTES, the default), desc?: bool} ->
+                                 {ok, events: [event], more: bool}: a page ends
+                                 at max or before max_bytes (one event at least) */
   TR_EV_COUNT,                /* {bucket: "minute"|"hour"|"day", from_time, to_time,
                                  filter?} -> {ok, buckets: [[start ms, type, count]]} */
   TR_EV_DISTINCT,             /* {bucket, from_time, to_time, of: "bk"|"pi"|"key"|

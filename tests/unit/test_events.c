@@ -1076,6 +1076,46 @@ static void test_bad_requests(void **st) {
   assert_int_equal(last, 0);
 }
 
+/* ------------------------------------------------------------ pages by bytes */
+
+/* Events of ~100 KB: a query's page stops before max_bytes (one event at
+ * least) and says more, and paging with after reaches every event once. */
+static void test_query_pages_by_bytes(void **st) {
+  (void)st;
+  enum { N = 40, DATA = 100000 };
+  char *j = malloc(DATA + 128);
+  assert_non_null(j);
+  for (int i = 0; i < N; i++) {
+    int o = sprintf(j, "{\"type\":\"fat\",\"data\":\"");
+    memset(j + o, 'a' + i % 26, DATA);
+    strcpy(j + o + DATA, "\"}");
+    assert_int_equal(call("fat", TR_EV_PUBLISH, j, NULL), 0);
+  }
+  free(j);
+  uint64_t after = 0, ids[64];
+  int pages = 0, more = 1;
+  uint32_t seen = 0;
+  while (more) {
+    char q[128];
+    snprintf(q, sizeof q, "{\"after\":%llu,\"max\":1000,\"max_bytes\":1000000}",
+             (unsigned long long)after);
+    uint32_t k = query_ids("fat", q, ids, 64, &more);
+    assert_true(k >= 1 && k <= 10); /* 10 x 100 KB is over 1,000,000 bytes */
+    for (uint32_t i = 0; i < k; i++) assert_int_equal(ids[i], after + 1 + i);
+    after += k;
+    seen += k;
+    pages++;
+  }
+  assert_int_equal(seen, N);
+  assert_true(pages >= N / 10);
+  /* one event bigger than max_bytes still comes, alone */
+  uint32_t k = query_ids("fat", "{\"max\":5,\"max_bytes\":1024}", ids, 64, &more);
+  assert_int_equal(k, 1);
+  assert_true(more);
+  assert_int_equal(call("fat", TR_EV_QUERY, "{\"max_bytes\":1023}", NULL), TR_EINVAL);
+  assert_int_equal(call("fat", TR_EV_QUERY, "{\"max_bytes\":\"x\"}", NULL), TR_EINVAL);
+}
+
 /* ------------------------------------------------------------ an activation's orphan */
 
 /* The writer stalls while this request's completion runs (completions run
@@ -1201,6 +1241,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reads_off_the_actor, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orphan_write_adopted, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_query_pages_by_bytes, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
