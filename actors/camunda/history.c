@@ -121,7 +121,7 @@ static int by_start(const void *a, const void *b) {
 
 static int list_done(tr_ctx *ctx, rq *r) {
   hq *q = r->scratch;
-  if (q->count_only) /* the indexes counted every match */
+  if (q->count_only && !q->ids[0]) /* the indexes counted every match */
     return rq_json(ctx, r, 200, json_pack("{s:i}", "count", r->count));
   json_t *all = r->acc ? r->acc : json_array(); /* [[start, json], ...] */
   r->acc = NULL;
@@ -213,7 +213,10 @@ static int list_common(tr_ctx *ctx, rq *r, int history, int count_only) {
   uint64_t tb[4] = {q->started_after, q->started_before, q->finished_after, q->finished_before};
   static const char *const tk[4] = {"started_after", "started_before", "finished_after",
                                     "finished_before"};
-  int64_t max = q->max < 0 || q->first + q->max > 10000 ? 10000 : q->first + q->max;
+  /* processInstanceIds is filtered here, not by the index: its page and its
+   * count would be taken before the filter, so take all the index has */
+  int local = q->ids[0] != 0;
+  int64_t max = local || q->max < 0 || q->first + q->max > 10000 ? 10000 : q->first + q->max;
   uint32_t nt = 0;
   for (int i = 0; i < 4; i++) nt += tb[i] != 0;
   tr_pack_map(&pk, (uint32_t)(1 + nf + !!q->bk[0] + !!q->pi[0]) + nt);
@@ -225,7 +228,7 @@ static int list_common(tr_ctx *ctx, rq *r, int history, int count_only) {
       tr_pack_str(&pk, tk[i]);
       tr_pack_uint(&pk, tb[i]);
     }
-  tr_pack_kv_int(&pk, "max", q->count_only ? 0 : max);
+  tr_pack_kv_int(&pk, "max", q->count_only && !local ? 0 : max);
   if (!q->key[0]) rc = rq_fanout(ctx, r, TR_WF_HIST_KIND, TR_WFH_LIST, &pk);
   else rc = rq_ask2(ctx, r, TR_WF_HIST_KIND, q->key, TR_WFH_LIST, &pk, ASK_MS);
   tr_pack_free(&pk);

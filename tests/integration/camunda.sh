@@ -165,6 +165,9 @@ call GET "/history/process-instance/count?unfinished=true"; want 200 '^\{"count"
 call GET "/history/process-instance?businessKey=o-1"; want 200 "\"businessKey\":\"o-1\".*\"endTime\":\"20"
 call GET "/history/process-instance?maxResults=1&firstResult=1"
 [ "$(grep -o '"processDefinitionKey"' <<<"$BODY" | wc -l)" = 1 ] || die "one per page: $BODY"
+# processInstanceIds filters before the page and the count are taken
+call GET "/history/process-instance?processInstanceIds=$PI2&maxResults=1"; want 200 "\"id\":\"$PI2\""
+call GET "/history/process-instance/count?processInstanceIds=$PI2"; want 200 '^\{"count":1\}$'
 call GET "/history/process-instance/$PI"; want 200 '"durationInMillis":[0-9]+'
 call GET "/history/activity-instance?processInstanceId=$PI"; want 200 '"activityId":"Score".*"activityType"'
 call GET "/history/process-instance?startedAfter=yesterday"; want 400 "$ERR"
