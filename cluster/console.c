@@ -353,6 +353,10 @@ struct tr_console {
   int rep_sending;   /* rep_aio's state: its callback only */
   int tick_sending;  /* tick_aio's state: its callback only */
   int leave_pending; /* rep_aio's callback only */
+  /* the leave's reply went out: 1 until the hook runs (2), when the
+   * client's pipe goes or LEAVE_GRACE_MS pass, whichever is first */
+  atomic_int leave_armed;
+  nng_aio *leave_aio;
   atomic_int stopping;
   atomic_int draining;
 
@@ -945,6 +949,28 @@ static void handle(tr_console *con, const uint8_t *p, size_t n, tr_pack *out) {
 
 static int closed(int rv) { return rv == NNG_ECLOSED || rv == NNG_ECANCELED; }
 
+/* A sent reply is only queued to the pipe: had the node gone at once, it
+ * could close the connection before the bytes left, and troupectl leave
+ * saw "Connection reset". So the hook waits for the client to hang up
+ * (it has its reply then), or for LEAVE_GRACE_MS. */
+enum { LEAVE_GRACE_MS = 1000 };
+
+static void leave_now(tr_console *con) {
+  int armed = 1;
+  if (atomic_compare_exchange_strong(&con->leave_armed, &armed, 2)) con->o.leave(con->o.arg);
+}
+
+static void leave_timer_cb(void *arg) {
+  tr_console *con = arg;
+  if (nng_aio_result(con->leave_aio) == 0 && !atomic_load(&con->stopping)) leave_now(con);
+}
+
+static void pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg) {
+  (void)p, (void)ev;
+  tr_console *con = arg;
+  if (!atomic_load(&con->stopping)) leave_now(con);
+}
+
 static void rep_cb(void *arg) {
   tr_console *con = arg;
   nng_aio *aio = con->rep_aio;
@@ -954,7 +980,8 @@ static void rep_cb(void *arg) {
     if (rv != 0) nng_msg_free(nng_aio_get_msg(aio));
     if (con->leave_pending) {
       con->leave_pending = 0;
-      con->o.leave(con->o.arg);
+      atomic_store(&con->leave_armed, 1);
+      nng_sleep_aio(LEAVE_GRACE_MS, con->leave_aio);
     }
   } else if (rv == 0) { /* a request came in */
     nng_msg *m = nng_aio_get_msg(aio);
@@ -1088,8 +1115,10 @@ void tr_console_stop(tr_console *con) {
    * is pending (the callback frees a message it had in flight) */
   if (con->rep_aio) nng_aio_stop(con->rep_aio);
   if (con->tick_aio) nng_aio_stop(con->tick_aio);
+  if (con->leave_aio) nng_aio_stop(con->leave_aio);
   nng_aio_free(con->rep_aio);
   nng_aio_free(con->tick_aio);
+  nng_aio_free(con->leave_aio);
   if (con->ctx_open) nng_ctx_close(con->ctx);
   if (con->rep_open) nng_close(con->rep);
   if (con->pub_open) nng_close(con->pubs);
@@ -1137,8 +1166,10 @@ int tr_console_start(tr_system *sys, tr_cluster *c, const tr_identity *id, const
   if (rc == 0 && nng_ctx_open(&con->ctx, con->rep) != 0) rc = TR_EIO;
   if (rc == 0) con->ctx_open = 1;
   if (rc == 0 && (nng_aio_alloc(&con->rep_aio, rep_cb, con) != 0 ||
-                  nng_aio_alloc(&con->tick_aio, tick_cb, con) != 0))
+                  nng_aio_alloc(&con->tick_aio, tick_cb, con) != 0 ||
+                  nng_aio_alloc(&con->leave_aio, leave_timer_cb, con) != 0))
     rc = TR_ENOMEM;
+  if (rc == 0 && nng_pipe_notify(con->rep, NNG_PIPE_EV_REM_POST, pipe_gone, con) != 0) rc = TR_EIO;
   if (rc < 0) {
     tr_console_stop(con);
     return rc;
