@@ -87,7 +87,8 @@ int main(int argc, char **argv) {
   atomic_store(&g_stop, 1);
   printf("peer=troupe bench=persist writers=%llu mode=%s secs=%.3f events=%llu events_per_s=%.1f "
          "p50_ms=%.3f p99_ms=%.3f\n",
-         (unsigned long long)writers, nosync ? "nosync" : "sync", t, (unsigned long long)acks, acks / t, hist_ms(&g_lat, 0.5),
+         (unsigned long long)writers, nosync ? "nosync" : "sync", t, (unsigned long long)acks,
+         acks / t, hist_ms(&g_lat, 0.5),
          hist_ms(&g_lat, 0.99));
   tr_system_free(sys);
   hist_free(&g_lat);

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 typedef struct job {
   struct job *next;
   tr_blocking_fn fn;

@@ -14,10 +14,10 @@
  *    earlier op of the same request already wrote, the transaction is
  *    rebuilt without the request (each rebuild drops one request);
  *  - MDB_MAP_FULL: the map grows (the gate waits for every view to end) and
- *    the batch is applied again (rare: after each commit the map grows
- *    ahead of need once three quarters of it are used, gate.c); at the limit the request that hit it fails
- *    with TR_EFULL, the ones before it are committed and the ones after it
- *    go back to the queue;
+ *    the batch is applied again (rare: after each commit the map grows ahead
+ *    of need once three quarters of it are used, gate.c); at the limit the
+ *    request that hit it fails with TR_EFULL, the ones before it are
+ *    committed and the ones after it go back to the queue;
  *  - MDB_TXN_FULL: the batch is split the same way (a request too big on
  *    its own fails with TR_ETOOBIG);
  *  - any other LMDB error fails every request of the transaction (TR_EIO).
@@ -155,6 +155,14 @@ static void commit_maps(tr_store *s, st_writer *w, st_wtxn *t) {
   }
 }
 
+/* MDB_MAP_FULL: grows the map so the batch can be applied again (counted:
+ * growth ahead of need should leave this rare). */
+static bool grow_to_redo(tr_store *s, size_t seen) {
+  if (st_grow(s, seen)) return false;
+  atomic_fetch_add(&s->st_redone_full, 1);
+  return true;
+}
+
 static int rebuild_map(tr_store *s, st_writer *w) {
   st_seqmap_free(&w->map);
   if (st_seqmap_init(&w->map, 1024)) return TR_ENOMEM;
@@ -274,19 +282,13 @@ static size_t run_batch(tr_store *s, st_writer *w, tr_store_req **b, size_t n) {
     if (fold_failed && verdict == OK) {
       /* the fold step alone hit a limit: grow if possible, else commit the
        * batch without folding this time */
-      if (e == MDB_MAP_FULL && st_grow(s, seen) == 0) {
-        atomic_fetch_add(&s->st_redone_full, 1);
-        continue;
-      }
+      if (e == MDB_MAP_FULL && grow_to_redo(s, seen)) continue;
       if (e == MDB_MAP_FULL || e == MDB_TXN_FULL || e == ENOMEM) {
         fold = false;
         continue;
       }
     } else if (e == MDB_MAP_FULL) {
-      if (st_grow(s, seen) == 0) {
-        atomic_fetch_add(&s->st_redone_full, 1);
-        continue;
-      }
+      if (grow_to_redo(s, seen)) continue;
       log_full(s);
       b[blame]->status = TR_EFULL;
       b[blame]->flags_ |= RF_FAILED;

@@ -14,6 +14,7 @@
  * a waiting fetch is an ask that times out if the queue goes away, and a
  * subscription is a lease the worker renews by subscribing again.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,15 @@ static int ev_simple(tr_ctx *ctx, qstate *s, int kind, const char *id, int with,
 /* Answers a waiting (or new) fetch with up to max jobs locked to worker,
  * oldest first: each lock takes the job out of the available set, so the
  * next oldest is at its head. */
+/* Whether j still fits a page of n jobs and *bytes so far (the first always
+ * does); if so, counts it. */
+static bool page_takes(const jq *q, const jq_job *j, uint32_t n, size_t *bytes) {
+  size_t size = jq_job_size(q, j);
+  if (n > 0 && *bytes + size > FETCH_MAX_BYTES) return false;
+  *bytes += size;
+  return true;
+}
+
 static int lock_for(tr_ctx *ctx, qstate *s, const char *worker, uint32_t max, uint32_t lock_ms,
                     tr_ref who, uint64_t corr, int reply) {
   uint64_t now = now_ms(s);
@@ -219,9 +229,7 @@ static int lock_for(tr_ctx *ctx, qstate *s, const char *worker, uint32_t max, ui
   uint32_t n = 0;
   size_t bytes = 64;
   while (n < max && n < MAX_FETCH && (j = jq_first_available(&s->q, now))) {
-    size_t size = jq_job_size(&s->q, j);
-    if (n > 0 && bytes + size > FETCH_MAX_BYTES) break; /* the rest: the next fetch */
-    bytes += size;
+    if (!page_takes(&s->q, j, n, &bytes)) break; /* the rest: the next fetch */
     int rc = ev_lock(ctx, s, j, worker, now + lock_ms, 0);
     if (rc < 0) return rc;
     got[n++] = j;
@@ -710,7 +718,8 @@ static int on_cancel(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *m
  * as many as fit FETCH_MAX_BYTES (at least one); more: some are left. */
 static int on_list(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *map) {
   uint32_t first, max;
-  if (u32_arg(map, "first", 0, UINT32_MAX, &first) || u32_arg(map, "max", UINT32_MAX, UINT32_MAX, &max))
+  if (u32_arg(map, "first", 0, UINT32_MAX, &first) ||
+      u32_arg(map, "max", UINT32_MAX, UINT32_MAX, &max))
     return reply_err(ctx, s, m, TR_EINVAL, "list takes first and max (numbers >= 0)%s", NULL);
   uint64_t now = now_ms(s);
   jq_job *j = s->q.head;
@@ -721,9 +730,7 @@ static int on_list(tr_ctx *ctx, qstate *s, const tr_msg *m, const tr_unpack *map
   jq_job *end = j;
   for (; end && n < max; end = end->next) {
     if (!jq_visible(end)) continue;
-    size_t size = jq_job_size(&s->q, end);
-    if (n > 0 && bytes + size > FETCH_MAX_BYTES) break;
-    bytes += size;
+    if (!page_takes(&s->q, end, n, &bytes)) break;
     n++;
   }
   int more = 0;

@@ -780,7 +780,8 @@ static void test_fetch_bounded_by_bytes(void **st) {
   memset(req + o, 'b', VAR);
   strcpy(req + o + VAR, "\"}}");
   char small[512];
-  for (int i = 0; i < N; i++) assert_int_equal(call("fat", TR_JOB_CREATE, req, small, sizeof small), 0);
+  for (int i = 0; i < N; i++)
+    assert_int_equal(call("fat", TR_JOB_CREATE, req, small, sizeof small), 0);
   free(req);
   /* a list pages through them, by bytes and by max */
   int listed = 0, more = 1, pages = 0;

@@ -407,7 +407,9 @@ static int var_apply(tr_ctx *ctx, void *st, uint64_t seq, const void *ev, size_t
 static int var_snapshot(tr_ctx *ctx, void *st, tr_buf *out) {
   var_state *s = st;
   int rc = tr_buf_append(out, s, 2 * sizeof(int64_t));
-  for (size_t n = 0; !rc && n < g_var_pad; n += 4096) rc = tr_buf_append(out, (char[4096]){0}, 4096);
+  static const char zero[4096];
+  for (size_t n = 0; !rc && n < g_var_pad; n += sizeof zero)
+    rc = tr_buf_append(out, zero, sizeof zero);
   return rc;
 }
 
